@@ -1,0 +1,243 @@
+//! The model's configuration: which kernel, how big a file, how many mappers doing what.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The kernel whose punch and fault paths are modelled. See DESIGN.md section 2 and
+/// the README's variant table for the code each one follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Variant {
+    /// Linux 4.4: `remove_inode_hugepages` skips a page that is mapped ("Do nothing in this race case").
+    #[serde(rename = "v4_4")]
+    V4_4,
+    /// Linux 4.5, commit 4aae8d1c051e: unmap again under the fault mutex.
+    #[serde(rename = "v4_5")]
+    V4_5,
+    /// v2 patches 1-3 of the 2015 series on top of 4.4: faults wait on an `i_private` marker.
+    #[serde(rename = "hole_marker")]
+    HoleMarker,
+    /// The marker and the 4.5 fix together.
+    #[serde(rename = "hole_marker_fixed")]
+    HoleMarkerFixed,
+    /// Linux 5.7, commit c0d0381ade79: `i_mmap_rwsem` held by faults for pmd sharing.
+    #[serde(rename = "v5_7")]
+    V5_7,
+    /// Linux 6.1: per-VMA `hugetlb_vma_lock`, `hugetlb_unmap_file_folio` with its retry.
+    #[serde(rename = "v6_1")]
+    V6_1,
+}
+
+impl Variant {
+    /// Every variant, in the order the checker reports them.
+    pub const ALL: [Variant; 6] = [
+        Variant::V4_4,
+        Variant::V4_5,
+        Variant::HoleMarker,
+        Variant::HoleMarkerFixed,
+        Variant::V5_7,
+        Variant::V6_1,
+    ];
+
+    /// The name used on the command line, in traces and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::V4_4 => "v4_4",
+            Variant::V4_5 => "v4_5",
+            Variant::HoleMarker => "hole_marker",
+            Variant::HoleMarkerFixed => "hole_marker_fixed",
+            Variant::V5_7 => "v5_7",
+            Variant::V6_1 => "v6_1",
+        }
+    }
+
+    /// Faults check `inode->i_private` and wait while a punch of their index is in progress.
+    pub fn has_hole_marker(self) -> bool {
+        matches!(self, Variant::HoleMarker | Variant::HoleMarkerFixed)
+    }
+
+    /// The removal loop skips a mapped page instead of unmapping it (the 2015 bug).
+    pub fn skips_mapped_page(self) -> bool {
+        matches!(self, Variant::V4_4 | Variant::HoleMarker)
+    }
+
+    /// Faults and UFFDIO_COPY take the per-VMA `hugetlb_vma_lock` (6.1+).
+    pub fn has_vma_lock(self) -> bool {
+        self == Variant::V6_1
+    }
+
+    /// Faults take `i_mmap_rwsem` for read before the fault mutex (5.7 to 6.0).
+    pub fn fault_takes_i_mmap(self) -> bool {
+        self == Variant::V5_7
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Variant::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+                format!(
+                    "unknown variant '{s}' (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// Which pages a mapper may touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TouchArea {
+    /// Only pages outside the hole: a well-behaved application.
+    OutsideHole,
+    /// Any page of the file, the hole included: the touches userfaultfd is there to catch.
+    Anywhere,
+}
+
+/// How a mapper registers userfaultfd and what its handler thread does with a MISSING fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UffdPolicy {
+    /// No userfaultfd: a fault on a hole allocates a fresh zeroed page.
+    None,
+    /// `UFFD_FEATURE_SIGBUS`: a MISSING fault raises SIGBUS in the toucher, no event.
+    Sigbus,
+    /// The handler thread resolves MISSING with `UFFDIO_COPY`, and with `UFFDIO_WAKE`
+    /// when the copy fails with `EEXIST` (the page came back into the page cache).
+    Copy,
+}
+
+/// A deliberate bug, so tests can show the properties catch it (spec honesty).
+/// Every real check runs with `mutation: None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mutation {
+    /// `remove_inode_hugepages` neither skips nor unmaps a mapped page: it frees it anyway.
+    NoReunmap,
+    /// `hugetlb_fault` does not take the fault mutex.
+    FaultWithoutMutex,
+    /// `hugetlb_unmap_file_folio` gives up on a VMA it cannot trylock instead of retrying.
+    NoVmaLockRetry,
+    /// `hugetlb_vmdelete_list` is skipped altogether: only the removal loop unmaps.
+    NoVmdelete,
+}
+
+/// The model's configuration. The defaults check every variant exhaustively in well under
+/// a second (release build) and reach every `sometimes` property the variant allows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelCfg {
+    /// Kernel variant whose punch, fault and userfaultfd paths are modelled.
+    pub variant: Variant,
+    /// Huge pages in the file; the manager pre-allocates all of them with `fallocate`.
+    /// The huge page pool holds exactly this many pages, so a leak is visible as a
+    /// page the pool never gets back.
+    pub pages: u8,
+    /// First page of the hole the manager punches (`FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`).
+    pub hole_start: u8,
+    /// One past the last page of the hole.
+    pub hole_end: u8,
+    /// Mapping processes, 1 to 3. Each maps the whole file `MAP_SHARED` and registers userfaultfd.
+    pub mappers: u8,
+    /// Touches each mapper makes, one at a time, once it has mapped the file.
+    pub touches: u8,
+    /// Where mappers touch.
+    pub touch_area: TouchArea,
+    /// Touches may be writes as well as reads (a write stores the mapper's own value).
+    pub writes: bool,
+    /// userfaultfd registration and the handler's policy.
+    pub uffd: UffdPolicy,
+    /// Size of `hugetlb_fault_mutex_table`; index `i` hashes to slot `i % slots`.
+    /// Fewer slots than pages makes hash collisions between indices.
+    pub fault_mutex_slots: u8,
+    /// After the punch returns, the manager allocates the hole again (`fallocate` mode 0).
+    pub hole_reuse: bool,
+    /// A deliberate bug for spec-honesty tests; `None` for every real check.
+    pub mutation: Option<Mutation>,
+}
+
+impl Default for ModelCfg {
+    fn default() -> Self {
+        ModelCfg {
+            variant: Variant::V4_5,
+            pages: 2,
+            hole_start: 0,
+            hole_end: 1,
+            mappers: 2,
+            touches: 1,
+            touch_area: TouchArea::Anywhere,
+            writes: false,
+            uffd: UffdPolicy::Copy,
+            fault_mutex_slots: 2,
+            hole_reuse: true,
+            mutation: None,
+        }
+    }
+}
+
+impl ModelCfg {
+    /// The default configuration for one variant.
+    pub fn for_variant(variant: Variant) -> Self {
+        ModelCfg {
+            variant,
+            ..ModelCfg::default()
+        }
+    }
+
+    /// Rejects configurations the model does not cover, saying which field is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, msg: String| if ok { Ok(()) } else { Err(msg) };
+        check(
+            (1..=8).contains(&self.pages),
+            format!("pages must be 1..=8, not {}", self.pages),
+        )?;
+        check(
+            self.hole_start < self.hole_end && self.hole_end <= self.pages,
+            format!(
+                "hole [{}, {}) must be a non-empty range inside the file's {} pages",
+                self.hole_start, self.hole_end, self.pages
+            ),
+        )?;
+        check(
+            (1..=3).contains(&self.mappers),
+            format!("mappers must be 1..=3, not {}", self.mappers),
+        )?;
+        check(
+            self.touches <= 4,
+            format!("touches must be 0..=4, not {}", self.touches),
+        )?;
+        check(
+            self.fault_mutex_slots >= 1,
+            "fault_mutex_slots must be at least 1".to_string(),
+        )?;
+        check(
+            self.touch_area == TouchArea::Anywhere || self.hole_end - self.hole_start < self.pages,
+            "touch_area outside_hole needs a page outside the hole".to_string(),
+        )
+    }
+
+    /// `hugetlb_fault_mutex_hash`: the fault mutex slot of a file index.
+    pub fn fault_mutex_hash(&self, idx: u8) -> u8 {
+        idx % self.fault_mutex_slots
+    }
+
+    /// Whether a file index lies in the hole.
+    pub fn in_hole(&self, idx: u8) -> bool {
+        (self.hole_start..self.hole_end).contains(&idx)
+    }
+
+    /// The pages a mapper may touch.
+    pub fn touchable_pages(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..self.pages).filter(move |&p| self.touch_area == TouchArea::Anywhere || !self.in_hole(p))
+    }
+}

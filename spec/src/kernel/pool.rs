@@ -1,0 +1,80 @@
+//! The huge page pool, reservations and `i_blocks`: mm/hugetlb.c's accounting, reduced to
+//! one file and one pool. Every function here runs inside a step, under the spinlocks
+//! (`hugetlb_lock`, the resv_map lock, `i_lock`) the kernel takes for it.
+
+use super::Kernel;
+use crate::msg::Errno;
+use crate::page::{Data, Origin, Page, PageId};
+
+impl Kernel {
+    /// `alloc_huge_page` for a shared mapping of file index `idx`: consume the index's
+    /// reservation if the resv_map has one (`vma_needs_reservation` says 0), else take a free
+    /// page not promised to a reservation and commit the index to the resv_map
+    /// (`vma_commit_reservation`).
+    pub(crate) fn alloc_huge_page(
+        &mut self,
+        idx: u8,
+        origin: Origin,
+        data: Data,
+    ) -> Result<Page, Errno> {
+        let i = idx as usize;
+        debug_assert!(self.cache[i].is_none(), "allocating over a cached page");
+        if self.region[i] {
+            self.resv_huge_pages -= 1;
+        } else if self.free_huge_pages > self.resv_huge_pages {
+            self.region[i] = true;
+        } else {
+            return Err(Errno::ENOSPC);
+        }
+        self.free_huge_pages -= 1;
+        let gen = self.gens[i];
+        self.gens[i] += 1;
+        Ok(Page {
+            id: PageId { idx, gen },
+            data,
+            origin,
+            pre_punch: false,
+        })
+    }
+
+    /// `huge_add_to_page_cache` (`hugetlb_add_to_page_cache` in 6.1): insert, `i_blocks += 1`.
+    pub(crate) fn add_to_page_cache(&mut self, page: Page) {
+        let slot = &mut self.cache[page.id.idx as usize];
+        debug_assert!(slot.is_none(), "add_to_page_cache over a cached page");
+        *slot = Some(page);
+        self.i_blocks += 1;
+    }
+
+    /// `remove_huge_page` then the final `put_page`: the page leaves the page cache and goes
+    /// back to the pool.
+    pub(crate) fn remove_huge_page(&mut self, idx: u8) {
+        let page = self.cache[idx as usize].take();
+        debug_assert!(page.is_some(), "remove_huge_page of an empty index");
+        self.free_huge_pages += 1;
+    }
+
+    /// `hugetlb_unreserve_pages(inode, start, end, freed)`: `region_del` the range,
+    /// `i_blocks -= freed`, and give back the reservations that were never consumed.
+    pub(crate) fn hugetlb_unreserve_pages(&mut self, start: u8, end: u8, freed: u8) {
+        let mut chg = 0;
+        for r in &mut self.region[start as usize..end as usize] {
+            chg += u8::from(*r);
+            *r = false;
+        }
+        self.i_blocks -= freed;
+        self.resv_huge_pages -= chg - freed;
+    }
+
+    /// `hugetlb_reserve_pages` for a shared mapping of `[from, to)`: every index not yet in
+    /// the resv_map needs a reservation (`region_chg`), all or nothing (`hugetlb_acct_memory`).
+    pub(crate) fn hugetlb_reserve_pages(&mut self, from: u8, to: u8) -> Result<(), Errno> {
+        let range = from as usize..to as usize;
+        let chg = self.region[range.clone()].iter().filter(|r| !**r).count() as u8;
+        if self.free_huge_pages - self.resv_huge_pages < chg {
+            return Err(Errno::ENOMEM);
+        }
+        self.resv_huge_pages += chg;
+        self.region[range].iter_mut().for_each(|r| *r = true);
+        Ok(())
+    }
+}

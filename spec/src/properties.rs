@@ -1,0 +1,184 @@
+//! The properties: each an English sentence with a stable id, checked on every state.
+
+use crate::cfg::ModelCfg;
+use crate::kernel::Kernel;
+use crate::node::{Node, NodeState};
+use stateright::actor::{ActorModel, ActorModelState};
+use stateright::{Expectation, Model};
+
+/// The checked model.
+pub type HugeModel = ActorModel<Node, ModelCfg, ()>;
+/// One state of it.
+pub type HugeState = ActorModelState<Node, ()>;
+
+/// A property: stable id (printed by `--json`), expectation, sentence (the Stateright name).
+#[derive(Debug)]
+pub struct Prop {
+    pub id: &'static str,
+    pub expectation: Expectation,
+    pub sentence: &'static str,
+    pub condition: fn(&HugeModel, &HugeState) -> bool,
+}
+
+/// Every property, in report order.
+pub const PROPERTIES: [Prop; 13] = [
+    Prop {
+        id: "hole_freed_on_return",
+        expectation: Expectation::Always,
+        sentence: "when the punch returns, every page of the hole is out of the page cache",
+        condition: hole_freed_on_return,
+    },
+    Prop {
+        id: "hole_touch_caught",
+        expectation: Expectation::Always,
+        sentence:
+            "after the punch returns, every mapper touch of the hole is caught by userfaultfd",
+        condition: |_, s| !kernel(s).ghost.uncaught_hole_touch,
+    },
+    Prop {
+        id: "no_stale_mapping",
+        expectation: Expectation::Always,
+        sentence: "no mapper maps a page that is no longer in the page cache",
+        condition: no_stale_mapping,
+    },
+    Prop {
+        id: "accounting",
+        expectation: Expectation::Always,
+        sentence: "pool, reservation and i_blocks accounting add up",
+        condition: accounting,
+    },
+    Prop {
+        id: "no_bug_on",
+        expectation: Expectation::Always,
+        sentence: "no kernel BUG_ON is reached",
+        condition: |_, s| kernel(s).ghost.bug.is_none(),
+    },
+    Prop {
+        id: "no_deadlock",
+        expectation: Expectation::Always,
+        sentence: "some thread can always move until all are done",
+        condition: no_deadlock,
+    },
+    Prop {
+        id: "punch_returns",
+        expectation: Expectation::Eventually,
+        sentence: "the punch returns",
+        condition: |_, s| kernel(s).ghost.punched,
+    },
+    Prop {
+        id: "race_window_fault",
+        expectation: Expectation::Sometimes,
+        sentence: "a fault maps a page between hugetlb_vmdelete_list and remove_inode_hugepages",
+        condition: |_, s| kernel(s).ghost.race_window_fault,
+    },
+    Prop {
+        id: "hole_touch_missing",
+        expectation: Expectation::Sometimes,
+        sentence: "a touch of the hole raises MISSING",
+        condition: |_, s| kernel(s).ghost.hole_touch_missing,
+    },
+    Prop {
+        id: "uffd_copy_eexist",
+        expectation: Expectation::Sometimes,
+        sentence: "UFFDIO_COPY returns EEXIST",
+        condition: |_, s| kernel(s).ghost.uffd_copy_eexist,
+    },
+    Prop {
+        id: "fault_waits_on_marker",
+        expectation: Expectation::Sometimes,
+        sentence: "a fault waits on the hole marker",
+        condition: |_, s| kernel(s).ghost.fault_waits_on_marker,
+    },
+    Prop {
+        id: "vmdelete_skips_vma",
+        expectation: Expectation::Sometimes,
+        sentence: "hugetlb_vmdelete_list skips a VMA whose vma_lock it could not trylock",
+        condition: |_, s| kernel(s).ghost.vmdelete_skips_vma,
+    },
+    Prop {
+        id: "punch_frees_hole",
+        expectation: Expectation::Sometimes,
+        sentence: "the punch returns with the whole hole freed",
+        condition: |_, s| kernel(s).ghost.punch_frees_hole,
+    },
+];
+
+/// The property with this id.
+pub fn by_id(id: &str) -> Option<&'static Prop> {
+    PROPERTIES.iter().find(|p| p.id == id)
+}
+
+/// The property with this Stateright name (its sentence).
+pub fn by_sentence(sentence: &str) -> Option<&'static Prop> {
+    PROPERTIES.iter().find(|p| p.sentence == sentence)
+}
+
+/// The kernel's state in a model state.
+pub fn kernel(s: &HugeState) -> &Kernel {
+    s.actor_states
+        .last()
+        .expect("the kernel is the last actor")
+        .kernel()
+}
+
+/// A page that was in the hole when the punch started is still in the page cache after the
+/// punch returned. Pages put back since (hole reuse, `UFFDIO_COPY`) are new pages.
+fn hole_freed_on_return(m: &HugeModel, s: &HugeState) -> bool {
+    let k = kernel(s);
+    let hole = m.cfg.hole_start as usize..m.cfg.hole_end as usize;
+    !k.ghost.punched || k.cache[hole].iter().flatten().all(|p| !p.pre_punch)
+}
+
+fn no_stale_mapping(_: &HugeModel, s: &HugeState) -> bool {
+    let k = kernel(s);
+    k.mms.iter().all(|mm| {
+        mm.ptes
+            .iter()
+            .flatten()
+            .all(|id| k.cache[id.idx as usize].map(|p| p.id) == Some(*id))
+    })
+}
+
+/// `i_blocks` counts the cached pages; `resv_huge_pages` counts the resv_map entries without a
+/// page; every pool page is free or in use (cached or mapped); reservations never exceed the
+/// free pages.
+fn accounting(m: &HugeModel, s: &HugeState) -> bool {
+    let k = kernel(s);
+    let cached = k.cache.iter().flatten().count();
+    let reserved = (0..k.cache.len())
+        .filter(|&i| k.region[i] && k.cache[i].is_none())
+        .count();
+    let mut in_use: Vec<_> = k.cache.iter().flatten().map(|p| p.id).collect();
+    in_use.extend(
+        k.mms
+            .iter()
+            .flat_map(|mm| mm.ptes.iter().flatten().copied()),
+    );
+    in_use.sort();
+    in_use.dedup();
+    k.i_blocks as usize == cached
+        && k.resv_huge_pages as usize == reserved
+        && k.free_huge_pages as usize + in_use.len() == m.cfg.pages as usize
+        && k.resv_huge_pages <= k.free_huge_pages
+}
+
+/// Every process is done and the kernel has no thread left.
+pub fn all_done(s: &HugeState) -> bool {
+    s.actor_states.iter().all(|a| match &**a {
+        NodeState::Manager(st) => *st == crate::procs::ManagerState::Done,
+        NodeState::Mapper(st) => st.done(),
+        NodeState::Kernel(k) => k.idle(),
+    })
+}
+
+/// Some action can still change the state, or everything is done. Asks the model itself, so
+/// a thread blocked on a lock, asleep with nobody to wake it, or waiting for a reply that
+/// never comes all count as stuck.
+fn no_deadlock(m: &HugeModel, s: &HugeState) -> bool {
+    if all_done(s) {
+        return true;
+    }
+    let mut actions = Vec::new();
+    m.actions(s, &mut actions);
+    actions.into_iter().any(|a| m.next_state(s, a).is_some())
+}
