@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Explore the model exhaustively and print each property's verdict per variant.
     Check(CheckArgs),
+    /// Write the trace corpus: every counterexample and witness, as JSON.
+    Traces(crate::corpus::TracesArgs),
 }
 
 /// The model configuration, on top of `ModelCfg::default()`.
@@ -126,6 +128,14 @@ pub struct CheckArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Runs a parsed command line.
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Check(args) => check(args),
+        Command::Traces(args) => crate::corpus::command(args),
+    }
 }
 
 /// `hugepunch check`: exit 0 when every verdict is the expected one, 1 when one is not,

@@ -1,0 +1,92 @@
+//! The one-line description and expected host outcome of a trace.
+
+use spec::{ModelCfg, UffdPolicy, Variant};
+use traces::Kind;
+
+/// What happens in the trace, in one line.
+pub fn description(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
+    let v = cfg.variant;
+    let hole = format!("[{}, {})", cfg.hole_start, cfg.hole_end);
+    let caught = match cfg.uffd {
+        UffdPolicy::Sigbus => "SIGBUS (UFFD_FEATURE_SIGBUS)",
+        _ => "a MISSING event",
+    };
+    let text = match (id, kind) {
+        ("hole_freed_on_return", Kind::Counterexample) => format!(
+            "A fault maps a page of the hole {hole} after hugetlb_vmdelete_list and before \
+             remove_inode_hugepages reaches it; {v} skips the mapped page, so the punch returns \
+             with it still in the file."
+        ),
+        ("hole_touch_caught", Kind::Counterexample) => format!(
+            "A page the race left in the hole {hole} is still cached, so a touch after the \
+             punch returned reads the old data and userfaultfd never sees it."
+        ),
+        ("race_window_fault", _) => format!(
+            "A fault maps a page of the hole {hole} between hugetlb_vmdelete_list and \
+             remove_inode_hugepages (the 2015 race window){}.",
+            if v.skips_mapped_page() {
+                "; the removal loop then skips it"
+            } else {
+                "; the removal loop unmaps it again under the fault mutex and frees it"
+            }
+        ),
+        ("hole_touch_missing", _) => format!(
+            "After the punch a touch of the hole {hole} misses the page cache and raises {caught}."
+        ),
+        ("uffd_copy_eexist", _) => "The handler's UFFDIO_COPY finds the page back in the page \
+             cache (hole reuse or another mapper's copy) and fails with EEXIST; UFFDIO_WAKE lets \
+             the fault retry and map the cached page."
+            .to_string(),
+        ("fault_waits_on_marker", _) => "A fault finds the hole marker in inode->i_private and \
+             sleeps until the punch clears it and wakes the wait queue."
+            .to_string(),
+        ("vmdelete_skips_vma", _) => "hugetlb_vmdelete_list cannot trylock the vma_lock a \
+             concurrent fault holds and skips that VMA; the removal loop unmaps the folio later \
+             (hugetlb_unmap_file_folio)."
+            .to_string(),
+        ("punch_frees_hole", _) => format!(
+            "The punch returns with every page of the hole {hole} out of the file: the manager \
+             gets its pages back."
+        ),
+        (id, kind) => format!("{kind:?} of {id} in {v}."),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What replaying the trace on a Linux host is expected to show.
+pub fn host_outcome(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
+    let v = cfg.variant;
+    let text = match kind {
+        Kind::Counterexample if v.skips_mapped_page() => format!(
+            "A kernel with the 4.5 fix (4aae8d1c051e) unmaps the raced page again and frees it: \
+             once the interleaving is achieved the host diverges from this trace where the page \
+             stays ({id} holds on the host). A host that follows the trace to the end behaves \
+             like {v}."
+        ),
+        Kind::Counterexample => format!(
+            "A counterexample of {id} in {v}: a host that follows it to the end shows the \
+             violation."
+        ),
+        Kind::Witness if id == "race_window_fault" => format!(
+            "The touch faults during the punch and succeeds without an event (the page was still \
+             cached); {}",
+            if v.skips_mapped_page() {
+                "a host with the 4.5 fix then removes the page anyway, unlike this trace."
+            } else {
+                "the host then removes the page: every observable as predicted on 4.5 and later."
+            }
+        ),
+        Kind::Witness
+            if matches!(v, Variant::HoleMarker | Variant::HoleMarkerFixed)
+                && id == "fault_waits_on_marker" =>
+        {
+            "No released kernel has the hole marker: a host shows the same observables with \
+             the fault not waiting (the wait is not visible from user space)."
+                .to_string()
+        }
+        Kind::Witness => format!(
+            "Every observable as predicted on a kernel that {v} stands for and on later ones."
+        ),
+    };
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

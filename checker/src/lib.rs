@@ -1,0 +1,11 @@
+//! The `hugepunch` command's library: model checking runs, trace export, the corpus,
+//! rendering, and the conformance commands' front end.
+
+pub mod cli;
+pub mod corpus;
+pub mod export;
+pub mod export_text;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod shortest;

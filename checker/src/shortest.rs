@@ -1,0 +1,83 @@
+//! Shortest counterexamples and witnesses.
+//!
+//! Stateright 0.31's breadth-first checker keeps the *last* path it sees to a state that
+//! violates (or satisfies) a property, not the first: it overwrites the discovery on every
+//! later hit, so its counterexamples are not the shortest. This search stops at the first hit
+//! of each property, in breadth-first order with one thread, so every path is a shortest one
+//! and the same on every run.
+
+use crate::run::{Action, Discovery};
+use spec::properties::{HugeModel, HugeState, Prop, PROPERTIES};
+use stateright::{Expectation, Model, Path};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+/// A state's fingerprint: a stable hash (`DefaultHasher` with fixed keys).
+fn fingerprint(s: &HugeState) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(s)
+}
+
+/// Whether a state is where `p`'s discovery ends: it violates an always property, satisfies
+/// a sometimes property, or is terminal without an eventually property (the model's
+/// eventually conditions are monotone ghost flags, so not holding at the end means never).
+fn hit(model: &HugeModel, p: &Prop, s: &HugeState, terminal: bool) -> bool {
+    match p.expectation {
+        Expectation::Always => !(p.condition)(model, s),
+        Expectation::Sometimes => (p.condition)(model, s),
+        Expectation::Eventually => terminal && !(p.condition)(model, s),
+    }
+}
+
+/// The shortest discovery of every property that has one, by property id.
+pub fn discoveries(model: &HugeModel) -> BTreeMap<&'static str, Discovery> {
+    let mut parents: HashMap<u64, Option<(u64, Action)>> = HashMap::new();
+    let mut found: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut queue = VecDeque::new();
+    for s in model.init_states() {
+        if let Entry::Vacant(e) = parents.entry(fingerprint(&s)) {
+            e.insert(None);
+            queue.push_back(s);
+        }
+    }
+    let mut actions = Vec::new();
+    while let Some(s) = queue.pop_front() {
+        if found.len() == PROPERTIES.len() {
+            break;
+        }
+        let fp = fingerprint(&s);
+        model.actions(&s, &mut actions);
+        let mut terminal = true;
+        for a in actions.drain(..) {
+            let Some(next) = model.next_state(&s, a.clone()) else {
+                continue;
+            };
+            terminal = false;
+            if let Entry::Vacant(e) = parents.entry(fingerprint(&next)) {
+                e.insert(Some((fp, a)));
+                queue.push_back(next);
+            }
+        }
+        for p in &PROPERTIES {
+            if !found.contains_key(p.id) && hit(model, p, &s, terminal) {
+                found.insert(p.id, fp);
+            }
+        }
+    }
+    let init = model.init_states().remove(0);
+    found
+        .into_iter()
+        .map(|(id, fp)| {
+            let mut path = Vec::new();
+            let mut at = fp;
+            while let Some(Some((parent, a))) = parents.get(&at) {
+                path.push(a.clone());
+                at = *parent;
+            }
+            path.reverse();
+            let path =
+                Path::from_actions(model, init.clone(), &path).expect("a path the search took");
+            (id, path)
+        })
+        .collect()
+}
