@@ -24,6 +24,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Write the trace corpus: every counterexample and witness, as JSON.
     Traces(crate::corpus::TracesArgs),
+    /// Render a trace as a sequence diagram (Mermaid, SVG or text).
+    Render(crate::render::RenderArgs),
+    /// Serve Stateright's Explorer over the model on localhost.
+    Explore(crate::explore::ExploreArgs),
 }
 
 /// The model configuration, on top of `ModelCfg::default()`.
@@ -135,6 +139,8 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check(args) => check(args),
         Command::Traces(args) => crate::corpus::command(args),
+        Command::Render(args) => crate::render::command(args),
+        Command::Explore(args) => crate::explore::command(args),
     }
 }
 

@@ -4,8 +4,10 @@
 pub mod cli;
 pub mod corpus;
 pub mod export;
+pub mod explore;
 pub mod export_text;
 pub mod progress;
+pub mod render;
 pub mod report;
 pub mod run;
 pub mod shortest;
