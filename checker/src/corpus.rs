@@ -106,7 +106,8 @@ pub fn file_name(c: &CorpusCfg, id: &str, kind: Kind) -> String {
 pub fn generate() -> Vec<(String, Trace)> {
     let mut out = Vec::new();
     for c in configs() {
-        let found = shortest::discoveries(&c.cfg.clone().into_model());
+        let model = c.cfg.clone().into_model();
+        let found = shortest::discoveries(&model);
         for p in &PROPERTIES {
             if c.only.is_some_and(|only| !only.contains(&p.id)) {
                 continue;
@@ -118,10 +119,10 @@ pub fn generate() -> Vec<(String, Trace)> {
                 Expectation::Sometimes => Kind::Witness,
                 _ => Kind::Counterexample,
             };
-            out.push((
-                file_name(&c, p.id, kind),
-                export::trace(&c.cfg, p.id, kind, path),
-            ));
+            let discovered_at = path.clone().into_actions().len();
+            let full = shortest::complete_in_flight(&model, path.clone());
+            let t = export::trace(&c.cfg, p.id, kind, &full, discovered_at);
+            out.push((file_name(&c, p.id, kind), t));
         }
     }
     out

@@ -11,8 +11,15 @@ use spec::{ModelCfg, TouchArea, UffdPolicy};
 use stateright::actor::{ActorModelAction, Id};
 use traces::{Args, Config, Kind, Level, Meta, Observed, Step, Trace, Value};
 
-/// The trace of a discovery of property `id` in configuration `cfg`.
-pub fn trace(cfg: &ModelCfg, id: &'static str, kind: Kind, path: &Discovery) -> Trace {
+/// The trace of a discovery of property `id` in configuration `cfg`; the property is violated
+/// (or reached) after the first `discovered_at` actions of `path`.
+pub fn trace(
+    cfg: &ModelCfg,
+    id: &'static str,
+    kind: Kind,
+    path: &Discovery,
+    discovered_at: usize,
+) -> Trace {
     let prop = by_id(id).expect("a known property");
     let pairs = path.clone().into_vec();
     let mut counts = Counts::new(cfg.mappers);
@@ -36,6 +43,7 @@ pub fn trace(cfg: &ModelCfg, id: &'static str, kind: Kind, path: &Discovery) -> 
             property: id.to_string(),
             sentence: prop.sentence.to_string(),
             kind,
+            discovered_at,
             description: crate::export_text::description(cfg, id, kind),
             expected_host_outcome: crate::export_text::host_outcome(cfg, id, kind),
         },

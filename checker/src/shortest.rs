@@ -81,3 +81,37 @@ pub fn discoveries(model: &HugeModel) -> BTreeMap<&'static str, Discovery> {
         })
         .collect()
 }
+
+/// Extends a discovery until the system calls and touches already in the kernel have
+/// finished: kernel steps, returns and touch results are delivered (the first enabled one, in
+/// Stateright's action order), but nothing new starts (no syscall enters the kernel, no touch is
+/// chosen, no MISSING event is read). A replay can then compare the host with the model at a
+/// point where nothing is half done, except faults asleep in `handle_userfault`.
+pub fn complete_in_flight(model: &HugeModel, path: Discovery) -> Discovery {
+    use spec::msg::Msg;
+    use stateright::actor::ActorModelAction::Deliver;
+    let mut steps = path.into_vec();
+    loop {
+        let (last, _) = steps.last().expect("a path has a state");
+        let mut actions = Vec::new();
+        model.actions(last, &mut actions);
+        let next = actions.into_iter().find_map(|a| {
+            let finishing = matches!(
+                &a,
+                Deliver {
+                    msg: Msg::Step(..) | Msg::Return(..) | Msg::Touched { .. } | Msg::Sigbus { .. },
+                    ..
+                }
+            );
+            finishing
+                .then(|| model.next_state(last, a.clone()).map(|s| (a, s)))
+                .flatten()
+        });
+        let Some((a, s)) = next else { break };
+        steps.last_mut().expect("a path has a state").1 = Some(a);
+        steps.push((s, None));
+    }
+    let init = steps[0].0.clone();
+    let actions: Vec<Action> = steps.iter().filter_map(|(_, a)| a.clone()).collect();
+    Path::from_actions(model, init, &actions).expect("a path the model took")
+}

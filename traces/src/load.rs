@@ -90,6 +90,17 @@ impl Validator {
         if t.steps.is_empty() {
             return Err(self.err(None, "steps", "a trace has at least one step"));
         }
+        if m.discovered_at == 0 || m.discovered_at > t.steps.len() {
+            return Err(self.err(
+                None,
+                "meta.discovered_at",
+                format!(
+                    "{} is not a step count of 1..={}",
+                    m.discovered_at,
+                    t.steps.len()
+                ),
+            ));
+        }
         for (i, s) in t.steps.iter().enumerate() {
             self.step(i, s, &m.config)?;
         }

@@ -25,6 +25,10 @@ pub struct Meta {
     /// The property as a sentence.
     pub sentence: String,
     pub kind: Kind,
+    /// The property is violated (counterexample) or reached (witness) once the first
+    /// `discovered_at` steps have run. The steps after it only let what was already in the
+    /// kernel finish, so a replay can compare the host at a quiet point.
+    pub discovered_at: usize,
     /// One line: what happens in this trace.
     pub description: String,
     /// What a host is expected to show when the trace is replayed on it.

@@ -20,6 +20,7 @@ pub mod mapping;
 pub mod pagemap;
 pub mod process;
 pub mod rusage;
+pub mod shared;
 pub mod touch;
 pub mod uffd;
 
@@ -28,5 +29,6 @@ pub use host::require_free_huge_pages;
 pub use hugefile::{huge_page_size, HugeFile};
 pub use mapping::Mapping;
 pub use process::{fork_child, recv_fd, send_fd, Child};
+pub use shared::{now_ns, SharedWords};
 pub use touch::Sigbus;
 pub use uffd::{Event, Features, Uffd};
