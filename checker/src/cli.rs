@@ -28,6 +28,10 @@ pub enum Command {
     Render(crate::render::RenderArgs),
     /// Serve Stateright's Explorer over the model on localhost.
     Explore(crate::explore::ExploreArgs),
+    /// Replay traces on this host and compare it with the model, step by step.
+    Replay(crate::conformance_cli::ReplayArgs),
+    /// Check this host, or replay the whole corpus and say which variants it conforms to.
+    Host(crate::conformance_cli::HostArgs),
 }
 
 /// The model configuration, on top of `ModelCfg::default()`.
@@ -141,6 +145,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Traces(args) => crate::corpus::command(args),
         Command::Render(args) => crate::render::command(args),
         Command::Explore(args) => crate::explore::command(args),
+        Command::Replay(args) => crate::conformance_cli::replay(args),
+        Command::Host(args) => crate::conformance_cli::host_cmd(args),
     }
 }
 

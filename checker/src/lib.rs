@@ -2,9 +2,10 @@
 //! rendering, and the conformance commands' front end.
 
 pub mod cli;
+pub mod conformance_cli;
 pub mod corpus;
-pub mod export;
 pub mod explore;
+pub mod export;
 pub mod export_text;
 pub mod progress;
 pub mod render;

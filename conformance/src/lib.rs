@@ -1,2 +1,14 @@
-//! placeholder
+//! Replays hugepunch traces on this Linux host: real processes, real hugetlbfs, real
+//! userfaultfd; compares, step by step, what the host does with what the model predicts.
+//!
+//! It reads traces only (crate `traces`), never the model. All `unsafe` and every system call
+//! live in [`sys`].
+pub mod actors;
+pub mod host;
+pub mod layout;
+pub mod observe;
+pub mod plan;
+pub mod replay;
+pub mod report;
+pub mod protocol;
 pub mod sys;

@@ -20,6 +20,7 @@ pub mod mapping;
 pub mod pagemap;
 pub mod process;
 pub mod rusage;
+pub mod sched;
 pub mod shared;
 pub mod touch;
 pub mod uffd;

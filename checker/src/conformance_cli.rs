@@ -1,0 +1,148 @@
+//! `hugepunch replay` and `hugepunch host`: the conformance harness's front end.
+
+use clap::Args;
+use conformance::host;
+use conformance::replay::Options;
+use conformance::report::HostReport;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How replays run.
+#[derive(Args, Clone)]
+pub struct ReplayOpts {
+    /// Attempts at a trace whose kernel interleaving must be made to happen.
+    #[arg(long, default_value_t = 5)]
+    pub attempts: u32,
+    /// Padding pages put in front of a raced page to widen the race window.
+    #[arg(long, default_value_t = 512)]
+    pub padding: usize,
+    /// Use a hugetlbfs mount in a private mount namespace instead of memfd_create(MFD_HUGETLB).
+    #[arg(long)]
+    pub private_mount: bool,
+    /// Raise the huge page pool as needed, and restore it afterwards.
+    #[arg(long)]
+    pub setup: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ReplayOpts {
+    fn options(&self) -> Options {
+        Options {
+            attempts: self.attempts,
+            padding: self.padding,
+            private_mount: self.private_mount,
+            timeout: Duration::from_secs(2),
+            ..Options::default()
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Trace files.
+    #[arg(required = true)]
+    pub traces: Vec<PathBuf>,
+    #[command(flatten)]
+    pub opts: ReplayOpts,
+}
+
+#[derive(Args)]
+pub struct HostArgs {
+    /// Only say what the host has and lacks, with the commands that fix it.
+    #[arg(long)]
+    pub check: bool,
+    /// The trace corpus to replay.
+    #[arg(long, default_value = "traces/corpus")]
+    pub corpus: PathBuf,
+    #[command(flatten)]
+    pub opts: ReplayOpts,
+}
+
+fn fail(cmd: &str, e: &str) -> ExitCode {
+    eprintln!("hugepunch {cmd}: {e}");
+    ExitCode::from(2)
+}
+
+/// `hugepunch replay`: exit 0 when every trace was replayed (whatever its verdict), 2 on a bad
+/// trace or a host that lacks what the replay needs, 1 if a replay itself failed.
+pub fn replay(args: ReplayArgs) -> ExitCode {
+    let opts = args.opts.options();
+    let traces = match host::load_all(&args.traces) {
+        Ok(t) => t,
+        Err(e) => return fail("replay", &e),
+    };
+    let _pool = match host::pool_for(host::pages_for(&traces, &opts), args.opts.setup) {
+        Ok(p) => p,
+        Err(e) => return fail("replay", &e),
+    };
+    match host::conformance(&traces, &opts) {
+        Ok(r) if args.opts.json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&r.traces).expect("serializes")
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            for t in &r.traces {
+                print!("{}", t.text());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hugepunch replay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `hugepunch host`: check the host, or replay the corpus and print which variants it
+/// conforms to. Exit 0 when done, 2 when the host lacks something (the message says what).
+pub fn host_cmd(args: HostArgs) -> ExitCode {
+    let opts = args.opts.options();
+    let files = match host::corpus_files(&args.corpus) {
+        Ok(f) => f,
+        Err(e) => return fail("host", &e),
+    };
+    let traces = match host::load_all(&files) {
+        Ok(t) => t,
+        Err(e) => return fail("host", &e),
+    };
+    let needed = host::pages_for(&traces, &opts);
+    if args.check {
+        let (ok, lines) = host::check(needed);
+        for l in lines {
+            println!("{l}");
+        }
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    }
+    let _pool = match host::pool_for(needed, args.opts.setup) {
+        Ok(p) => p,
+        Err(e) => return fail("host", &e),
+    };
+    match host::conformance(&traces, &opts) {
+        Ok(r) => {
+            print_host(&r, args.opts.json);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hugepunch host: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_host(r: &HostReport, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r).expect("serializes"));
+    } else {
+        print!("{}", r.text());
+    }
+}

@@ -1,0 +1,270 @@
+//! A mapper process: its main thread maps the file, registers userfaultfd and touches pages;
+//! its handler thread reads MISSING events and runs `UFFDIO_COPY`/`UFFDIO_WAKE` when the driver
+//! says so (the trace orders them).
+
+use crate::protocol::{send, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
+use crate::sys::rusage::thread_faults;
+use crate::sys::touch::install_sigbus_fixup;
+use crate::sys::sched::{Pinned, RealTime};
+use crate::sys::{error_name, now_ns, Event, Features, HugeFile, Mapping, SharedWords, Uffd};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::{channel, Receiver as Chan, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Where reports go: the socket, shared by the threads.
+type Out = Arc<Mutex<UnixStream>>;
+
+fn report(out: &Out, r: &Report) {
+    let s = out.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = send(&s, r);
+}
+
+fn io_ret(r: std::io::Result<()>) -> Result<(), String> {
+    r.map_err(|e| error_name(&e).map_or_else(|| e.to_string(), str::to_string))
+}
+
+/// A touch for the main thread.
+struct TouchJob {
+    page: usize,
+    write: Option<u64>,
+    window: Option<Window>,
+}
+
+/// The mapper's loop; returns its exit code. Returning ends the process (`_exit`), threads
+/// blocked in a touch included.
+pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32 {
+    install_sigbus_fixup();
+    let (Ok(read_end), Ok(write_end)) = (stream.try_clone(), stream.try_clone()) else {
+        return 1;
+    };
+    let out: Out = Arc::new(Mutex::new(write_end));
+    let mut rx = Receiver::new(read_end);
+    let mut mapping: Option<Arc<Mapping>> = None;
+    let mut toucher: Option<Sender<TouchJob>> = None;
+    let mut handler: Option<Sender<MapperCmd>> = None;
+    while let Ok(Some(cmd)) = rx.recv::<MapperCmd>() {
+        match cmd {
+            MapperCmd::Mmap { pages } => {
+                let start_ns = now_ns();
+                let m = Mapping::new(file, pages);
+                let end_ns = now_ns();
+                let ret = m.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                if let Ok(m) = m {
+                    let m = Arc::new(m);
+                    report(
+                        &out,
+                        &Report::Mapped {
+                            base: m.page_addr(0),
+                        },
+                    );
+                    let (tx, jobs) = channel();
+                    let (mm, o, sh) = (m.clone(), out.clone(), shared.clone());
+                    std::thread::spawn(move || main_thread(&mm, &jobs, &o, &sh));
+                    toucher = Some(tx);
+                    mapping = Some(m);
+                }
+                report(
+                    &out,
+                    &Report::Returned {
+                        call: "mmap".into(),
+                        ret,
+                        start_ns,
+                        end_ns,
+                    },
+                );
+            }
+            MapperCmd::Register { sigbus } => {
+                let start_ns = now_ns();
+                let Some(m) = mapping.clone() else {
+                    report(
+                        &out,
+                        &Report::Failed {
+                            what: "uffdio_register before mmap".into(),
+                        },
+                    );
+                    continue;
+                };
+                let r =
+                    Uffd::new(Features { sigbus }).and_then(|u| u.register_missing(&m).map(|()| u));
+                let end_ns = now_ns();
+                let ret = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                if let Ok(uffd) = r {
+                    let (tx, cmds) = channel();
+                    let o = out.clone();
+                    std::thread::spawn(move || handler_thread(&uffd, &m, &cmds, &o));
+                    handler = Some(tx);
+                }
+                report(
+                    &out,
+                    &Report::Returned {
+                        call: "uffdio_register".into(),
+                        ret,
+                        start_ns,
+                        end_ns,
+                    },
+                );
+            }
+            MapperCmd::Touch {
+                page,
+                write,
+                window,
+            } => match &toucher {
+                Some(t) => {
+                    let _ = t.send(TouchJob {
+                        page,
+                        write,
+                        window,
+                    });
+                }
+                None => report(
+                    &out,
+                    &Report::Failed {
+                        what: "touch before mmap".into(),
+                    },
+                ),
+            },
+            cmd @ (MapperCmd::Copy { .. } | MapperCmd::Wake { .. }) => match &handler {
+                Some(h) => {
+                    let _ = h.send(cmd);
+                }
+                None => report(
+                    &out,
+                    &Report::Failed {
+                        what: "uffd ioctl before register".into(),
+                    },
+                ),
+            },
+            MapperCmd::Exit => break,
+        }
+    }
+    0
+}
+
+/// One touch: the word read (or written), SIGBUS, and whether the thread faulted.
+fn touch_once(
+    m: &Mapping,
+    page: usize,
+    write: Option<u64>,
+) -> (Result<u64, String>, bool, u64, u64) {
+    let (min0, maj0) = thread_faults();
+    let start_ns = now_ns();
+    let r = match write {
+        Some(w) => m.touch_write(page, w).map(|()| w),
+        None => m.touch_read(page),
+    };
+    let end_ns = now_ns();
+    let (min1, maj1) = thread_faults();
+    let faulted = min1 + maj1 > min0 + maj0 || r.is_err();
+    (
+        r.map_err(|_| "SIGBUS".to_string()),
+        faulted,
+        start_ns,
+        end_ns,
+    )
+}
+
+/// The main thread's touches, one at a time.
+fn main_thread(m: &Mapping, jobs: &Chan<TouchJob>, out: &Out, shared: &SharedWords) {
+    while let Ok(job) = jobs.recv() {
+        let r = match job.window {
+            None => {
+                let (result, faulted, start_ns, end_ns) = touch_once(m, job.page, job.write);
+                Report::Touched {
+                    page: job.page,
+                    result,
+                    faulted,
+                    hits_before: 0,
+                    start_ns,
+                    end_ns,
+                }
+            }
+            Some(w) => {
+                // Spinning pinned to its own CPU at real-time priority keeps other work from
+                // pushing the touch past the window; without root it spins as it can.
+                let _cpu = Pinned::to_cpu_from_last(0).ok();
+                let _rt = RealTime::fifo(1).ok();
+                report(out, &Report::Armed { page: job.page });
+                window_touch(m, job.page, job.write, w, shared)
+            }
+        };
+        report(out, &r);
+    }
+}
+
+/// A touch aimed at the race window: wait until the punch has been running for `delay_us`
+/// (so `hugetlb_vmdelete_list` is done and the removal loop is still in the padding), then
+/// touch once. One touch only: a second one after the removal would block in userfaultfd.
+fn window_touch(m: &Mapping, page: usize, write: Option<u64>, w: Window, shared: &SharedWords) -> Report {
+    let deadline = now_ns() + w.timeout_ms * 1_000_000;
+    let started = loop {
+        let t = shared.load(PUNCH_STARTED);
+        if t != 0 || now_ns() > deadline {
+            break t;
+        }
+        std::hint::spin_loop();
+    };
+    while now_ns() < started + w.delay_us * 1000 {
+        std::hint::spin_loop();
+    }
+    if shared.load(PUNCH_RETURNED) != 0 {
+        let late_us = (now_ns() - started) / 1000;
+        return Report::WindowMissed { page, late_us };
+    }
+    let (result, faulted, start_ns, end_ns) = touch_once(m, page, write);
+    Report::Touched { page, result, faulted, hits_before: 0, start_ns, end_ns }
+}
+
+/// The handler thread: report each MISSING event, run the ioctls the driver sends.
+fn handler_thread(uffd: &Uffd, m: &Mapping, cmds: &Chan<MapperCmd>, out: &Out) {
+    let page_of = |addr: usize| (addr - m.page_addr(0)) / m.page_size();
+    loop {
+        match uffd.read_event(Duration::from_millis(1)) {
+            Ok(Some(Event::Pagefault { addr, write })) => {
+                report(
+                    out,
+                    &Report::Missing { page: page_of(addr), write, at_ns: now_ns() },
+                );
+            }
+            Ok(_) => {}
+            Err(e) => report(
+                out,
+                &Report::Failed {
+                    what: format!("read(uffd): {e}"),
+                },
+            ),
+        }
+        let cmd = match cmds.recv_timeout(Duration::from_millis(1)) {
+            Ok(c) => c,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let start_ns = now_ns();
+        let (call, ret) = match cmd {
+            MapperCmd::Copy { page, word } => {
+                let mut src = vec![0u8; m.page_size()];
+                src[..8].copy_from_slice(&word.to_ne_bytes());
+                let r = uffd.copy(m.page_addr(page), &src);
+                (
+                    "uffdio_copy",
+                    r.map(|_| ())
+                        .map_err(|e| crate::sys::errno_name(e.raw_os_error()).to_string()),
+                )
+            }
+            MapperCmd::Wake { page } => (
+                "uffdio_wake",
+                io_ret(uffd.wake(m.page_addr(page), m.page_size())),
+            ),
+            _ => continue,
+        };
+        report(
+            out,
+            &Report::HandlerReturned {
+                call: call.into(),
+                ret,
+                start_ns,
+                end_ns: now_ns(),
+            },
+        );
+    }
+}

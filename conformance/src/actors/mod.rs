@@ -1,0 +1,5 @@
+//! The actor processes of a replay: the manager and the mappers, each forked from the driver
+//! and driven over its socket (see [`crate::protocol`]).
+
+pub mod manager;
+pub mod mapper;

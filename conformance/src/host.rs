@@ -1,0 +1,104 @@
+//! The host as a whole: what it has and lacks, and its conformance over a trace corpus.
+
+use crate::replay::{pages_needed, replay, Options};
+use crate::report::HostReport;
+use crate::sys::host::{hugetlbfs_supported, kernel_release, userfaultfd_available, HugePool, PoolReservation};
+use crate::sys::require_free_huge_pages;
+use std::path::{Path, PathBuf};
+use traces::Trace;
+
+/// One line per requirement: what is there, what is missing and the command that fixes it.
+pub fn check(pages_needed: u64) -> (bool, Vec<String>) {
+    let mut ok = true;
+    let mut lines = vec![format!("kernel {}", kernel_release())];
+    match hugetlbfs_supported() {
+        Ok(true) => lines.push("hugetlbfs: yes".into()),
+        Ok(false) => {
+            ok = false;
+            lines.push("hugetlbfs: MISSING: build the kernel with CONFIG_HUGETLBFS=y".into());
+        }
+        Err(e) => {
+            ok = false;
+            lines.push(format!("hugetlbfs: cannot read /proc/filesystems: {e}"));
+        }
+    }
+    match userfaultfd_available() {
+        Ok(src) => lines.push(format!("userfaultfd: yes ({src:?})")),
+        Err(e) => {
+            ok = false;
+            lines.push(format!("userfaultfd: MISSING: {e}"));
+        }
+    }
+    match HugePool::read() {
+        Ok(p) => lines.push(format!(
+            "huge page pool: {} kB pages, nr_hugepages={}, free={}, reserved={}",
+            p.page_size / 1024,
+            p.nr_hugepages,
+            p.free,
+            p.reserved
+        )),
+        Err(e) => lines.push(format!("huge page pool: cannot read: {e}")),
+    }
+    match require_free_huge_pages(pages_needed) {
+        Ok(()) => lines.push(format!("free huge pages for the replay ({pages_needed}): yes")),
+        Err(e) => {
+            ok = false;
+            lines.push(format!("free huge pages: MISSING: {e} (or pass --setup)"));
+        }
+    }
+    (ok, lines)
+}
+
+/// The trace files of a corpus directory, sorted.
+pub fn corpus_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{}: no trace files (*.json)", dir.display()));
+    }
+    Ok(files)
+}
+
+/// Loads every file, so a bad trace is reported before anything touches the host.
+pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Trace)>, String> {
+    files
+        .iter()
+        .map(|f| traces::load(f).map(|t| (f.clone(), t)).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Huge pages the largest of these traces needs.
+pub fn pages_for(traces: &[(PathBuf, Trace)], opts: &Options) -> u64 {
+    traces.iter().map(|(_, t)| pages_needed(t, opts)).max().unwrap_or(0)
+}
+
+/// Makes sure the pool has `pages` free: raises it (restored when the guard drops) with
+/// `setup`, else fails with the command to run.
+pub fn pool_for(pages: u64, setup: bool) -> Result<Option<PoolReservation>, String> {
+    if setup {
+        PoolReservation::ensure(pages)
+            .map(Some)
+            .map_err(|e| format!("raising the huge page pool to {pages} free pages: {e}"))
+    } else {
+        require_free_huge_pages(pages).map(|()| None)
+    }
+}
+
+/// Replays every trace and says which variants this host conforms to.
+pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostReport, String> {
+    let mut reports = Vec::new();
+    for (path, t) in traces {
+        let name = path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into());
+        let reproduce = format!("hugepunch replay {}", path.display());
+        reports.push(replay(t, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    Ok(HostReport {
+        kernel: kernel_release(),
+        conforms_to: HostReport::conforming(&traces::vocab::VARIANTS, &reports),
+        traces: reports,
+    })
+}

@@ -1,0 +1,110 @@
+//! Reads what the host shows and compares it with a trace step's prediction.
+//!
+//! Pages in the file come from `st_blocks` (exact on Linux 6.x); each page's first word from
+//! `pread`, which reads 0 for a hole without allocating; the pages each mapper maps from
+//! `/proc/PID/pagemap`; MISSING events and SIGBUS from the actors' reports.
+
+use crate::layout::Layout;
+use crate::report::Mismatch;
+use crate::sys::{pagemap, HugeFile};
+use traces::{Observed, Step};
+
+/// The host's side of an observation.
+pub struct Host<'a> {
+    pub file: &'a HugeFile,
+    pub layout: &'a Layout,
+    /// Whether the padding pages are in the file now.
+    pub padding_present: bool,
+    /// Each mapper's pid and mapping base, once mapped.
+    pub mappers: Vec<(i32, Option<usize>)>,
+    /// MISSING events and SIGBUS seen so far, per mapper.
+    pub missing: Vec<u32>,
+    pub sigbus: Vec<u32>,
+}
+
+fn words(o: &Observed) -> Vec<u64> {
+    o.file
+        .iter()
+        .enumerate()
+        .map(|(p, v)| v.map_or(0, |v| v.word(p as u8)))
+        .collect()
+}
+
+impl Host<'_> {
+    /// The first difference between the host and the prediction: the file and mappings after
+    /// `step`, and the MISSING events and SIGBUS counted so far.
+    pub fn compare(&self, step: &Step, missing: &[u32], sigbus: &[u32]) -> std::io::Result<Option<Mismatch>> {
+        let o = &step.observed;
+        let mismatch = |field: String, predicted: String, host: String| {
+            Some(Mismatch {
+                step: step.index,
+                action: step.action.clone(),
+                field,
+                predicted,
+                host,
+            })
+        };
+        let expect_pages =
+            o.file_pages() + if self.padding_present { self.layout.pad } else { 0 };
+        let pages = self.file.pages_in_file()?;
+        if pages != expect_pages {
+            return Ok(mismatch(
+                "pages in file (st_blocks)".into(),
+                format!("{expect_pages} ({:?})", o.file),
+                pages.to_string(),
+            ));
+        }
+        for (p, want) in words(o).into_iter().enumerate() {
+            let got = self.file.read_marker(self.layout.host(p as u8))?;
+            if got != want {
+                return Ok(mismatch(
+                    format!("file[{p}] (pread)"),
+                    format!("{want:#018x} ({:?})", o.file[p]),
+                    format!("{got:#018x} ({})", describe(got, p as u8)),
+                ));
+            }
+        }
+        let hpage = self.file.page_size();
+        for (m, &(pid, base)) in self.mappers.iter().enumerate() {
+            let mapped: Vec<u8> = match base {
+                None => Vec::new(),
+                Some(base) => {
+                    let present = pagemap::mapped_pages(pid, base, self.layout.host_pages(), hpage)?;
+                    present
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &on)| on)
+                        .map(|(h, _)| self.layout.trace_page(h).map_or(255, |p| p))
+                        .collect()
+                }
+            };
+            if mapped != o.mapped[m] {
+                return Ok(mismatch(
+                    format!("mapped[mapper{m}] (pagemap)"),
+                    format!("{:?}", o.mapped[m]),
+                    format!("{mapped:?} (255 = a padding page)"),
+                ));
+            }
+        }
+        if self.missing != missing {
+            return Ok(mismatch(
+                "MISSING events".into(),
+                format!("{missing:?}"),
+                format!("{:?}", self.missing),
+            ));
+        }
+        if self.sigbus != sigbus {
+            return Ok(mismatch("SIGBUS".into(), format!("{sigbus:?}"), format!("{:?}", self.sigbus)));
+        }
+        Ok(None)
+    }
+}
+
+/// What a word read from trace page `page` stands for.
+pub fn describe(word: u64, page: u8) -> String {
+    match traces::Value::from_word(word, page) {
+        Some(v) => format!("{v:?}"),
+        None if word & 0xffff_ffff_0000_0000 == crate::layout::PAD_MARKER => "padding".into(),
+        None => "unknown".into(),
+    }
+}

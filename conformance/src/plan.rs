@@ -1,0 +1,396 @@
+//! What a replay does, derived from a trace: which user-level steps to start, which to wait
+//! for, where the host can be compared with the prediction, and which touch must land in the
+//! punch's race window.
+//!
+//! Kernel steps cannot be run from user space. Calls, touches and handler ioctls start in trace
+//! order and run concurrently on the host; returns, touch results and MISSING events are
+//! waited for in trace order. Where nothing is in flight in the trace, the whole host state is
+//! compared with the step's prediction.
+
+use traces::{Level, Trace};
+
+/// A thread of an actor process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Thread {
+    Manager,
+    Mapper(u8),
+    Handler(u8),
+}
+
+impl Thread {
+    /// The thread a trace step names (`manager`, `mapper0`, `mapper0.handler`).
+    pub fn parse(name: &str) -> Option<Thread> {
+        if name == "manager" {
+            return Some(Thread::Manager);
+        }
+        let (m, handler) = match name.strip_suffix(".handler") {
+            Some(m) => (m, true),
+            None => (name, false),
+        };
+        let n = m.strip_prefix("mapper")?.parse().ok()?;
+        Some(if handler { Thread::Handler(n) } else { Thread::Mapper(n) })
+    }
+
+    /// The mapper this thread belongs to, if any.
+    pub fn mapper(self) -> Option<u8> {
+        match self {
+            Thread::Manager => None,
+            Thread::Mapper(m) | Thread::Handler(m) => Some(m),
+        }
+    }
+}
+
+/// A system call the replay makes, in trace pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// The manager's first `fallocate`: the whole file, with markers.
+    Prealloc,
+    Fallocate { start: u8, end: u8 },
+    Punch { start: u8, end: u8 },
+    Mmap,
+    Register,
+    Copy { page: u8 },
+    Wake { page: u8 },
+}
+
+/// One thing the driver does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Act {
+    /// Start a system call on a thread.
+    Start { step: usize, thread: Thread, call: Call },
+    /// Wait for a thread's system call to return with `ret` (`ok` or an errno name).
+    Return { step: usize, thread: Thread, ret: String },
+    /// Start a touch; `window`: it must land in the punch's race window.
+    Touch { step: usize, mapper: u8, page: u8, write: bool, window: bool },
+    /// Wait for a touch to finish: `value` read (or written), or SIGBUS; `hit`: whether the
+    /// MMU found the page mapped (no fault).
+    Touched { step: usize, mapper: u8, page: u8, outcome: Outcome, hit: Option<bool> },
+    /// Wait for a mapper's handler to read a MISSING event for `page`.
+    Missing { step: usize, mapper: u8, page: u8 },
+    /// Compare the whole host state with the prediction: the file and mappings after `step`,
+    /// and the MISSING events and SIGBUS counted so far.
+    Observe { step: usize, missing: Vec<u32>, sigbus: Vec<u32> },
+}
+
+/// How a touch ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Value(traces::Value),
+    Sigbus,
+}
+
+/// A trace turned into driver actions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub acts: Vec<Act>,
+    /// The page a window touch races on (the one the padding goes in front of).
+    pub raced: Option<u8>,
+}
+
+/// The punch's progress as the trace tells it.
+#[derive(Default)]
+struct PunchView {
+    in_flight: bool,
+    vmdeleted: bool,
+    /// Pages the removal loop has reached.
+    reached: Vec<u8>,
+}
+
+/// One user-level operation of the trace, with where it starts and ends among the steps.
+struct Op {
+    /// The step that names it (the call, the touch, the MISSING read).
+    named: usize,
+    /// Where the host may start it: its first kernel step (nothing observable happens before).
+    start: usize,
+    /// Where the host must have finished it: its last kernel step that changes what a host
+    /// can see (what follows is bookkeeping), `None` if it never finishes in the trace.
+    done: Option<usize>,
+    start_act: Option<Act>,
+    done_act: Option<Act>,
+}
+
+/// Whether the host-visible file or mappings change at step `i`.
+fn changes(t: &Trace, i: usize) -> bool {
+    let now = &t.steps[i].observed;
+    match i.checked_sub(1) {
+        None => true,
+        Some(j) => {
+            let before = &t.steps[j].observed;
+            now.file != before.file || now.mapped != before.mapped
+        }
+    }
+}
+
+/// Kernel steps of `thread` in `(from, to)`.
+fn kernel_steps(t: &Trace, thread: &str, from: usize, to: usize) -> Vec<usize> {
+    (from + 1..to)
+        .filter(|&i| t.steps[i].level == Level::Kernel && t.steps[i].thread == thread)
+        .collect()
+}
+
+/// Where an operation of `thread` named at `from` and completed at `to` starts and is done.
+fn span(t: &Trace, thread: &str, from: usize, to: Option<usize>) -> (usize, Option<usize>) {
+    let end = to.unwrap_or(t.steps.len());
+    let ks = kernel_steps(t, thread, from, end);
+    let start = ks.first().copied().unwrap_or(from);
+    let done = to.map(|to| {
+        ks.iter()
+            .rev()
+            .find(|&&k| changes(t, k))
+            .or(ks.first())
+            .copied()
+            .unwrap_or(to)
+    });
+    (start, done)
+}
+
+/// Builds the plan of a (validated) trace.
+///
+/// Each operation starts at its first kernel step and is waited for at the last kernel step
+/// where it changes what a host can see: the host cannot hold a system call between two of its
+/// kernel steps, but it can start it late and wait for it early, which keeps every other
+/// thread's operations on the side of it the trace puts them. Where nothing is in flight, the
+/// host is compared with the prediction.
+pub fn plan(t: &Trace) -> Plan {
+    let windows = window_touches(t);
+    let raced = windows.iter().map(|&(_, p)| p).min();
+    let mut ops: Vec<Op> = Vec::new();
+    let mut punched_before = false;
+    for (i, s) in t.steps.iter().enumerate() {
+        let thread = Thread::parse(&s.thread).expect("a validated trace names known threads");
+        let a = &s.args;
+        let completion = |want: &dyn Fn(&traces::Step) -> bool| {
+            (i + 1..t.steps.len()).find(|&j| t.steps[j].thread == s.thread && want(&t.steps[j]))
+        };
+        match (s.level, s.action.as_str()) {
+            (Level::Syscall, "start" | "return") | (Level::Kernel, _) | (Level::Access, "mmu" | "touched") | (Level::Uffd, "sigbus") => {}
+            (Level::Syscall, name) => {
+                let call = match name {
+                    "fallocate" if !punched_before => Call::Prealloc,
+                    "fallocate" => Call::Fallocate { start: a.start.expect("start"), end: a.end.expect("end") },
+                    "punch_hole" => {
+                        punched_before = true;
+                        Call::Punch { start: a.start.expect("start"), end: a.end.expect("end") }
+                    }
+                    "mmap" => Call::Mmap,
+                    "uffdio_register" => Call::Register,
+                    "uffdio_copy" => Call::Copy { page: a.page.expect("page") },
+                    "uffdio_wake" => Call::Wake { page: a.page.expect("page") },
+                    other => unreachable!("validated syscall {other}"),
+                };
+                let ret = completion(&|x| x.action == "return");
+                let (start, done) = span(t, &s.thread, i, ret);
+                ops.push(Op {
+                    named: i,
+                    start,
+                    done,
+                    start_act: Some(Act::Start { step: i, thread, call }),
+                    done_act: ret.map(|r| Act::Return {
+                        step: r,
+                        thread,
+                        ret: t.steps[r].args.ret.clone().expect("return has ret"),
+                    }),
+                });
+            }
+            (Level::Access, "touch") => {
+                let m = thread.mapper().expect("mappers touch");
+                let page = a.page.expect("page");
+                let end = completion(&|x| x.action == "touched" || x.action == "sigbus");
+                let mmu = (i + 1..end.unwrap_or(t.steps.len()))
+                    .find(|&j| t.steps[j].thread == s.thread && t.steps[j].action == "mmu");
+                let hit = mmu.and_then(|j| t.steps[j].args.hit);
+                let from = mmu.unwrap_or(i);
+                let (start, done) = match hit {
+                    Some(true) => (from, end.map(|_| from)),
+                    _ => {
+                        let (_, done) = span(t, &s.thread, from, end);
+                        (from, done)
+                    }
+                };
+                let window = windows.contains(&(i, page));
+                ops.push(Op {
+                    named: i,
+                    start: if window { i } else { start },
+                    done,
+                    start_act: Some(Act::Touch { step: i, mapper: m, page, write: a.write.expect("write"), window }),
+                    done_act: end.map(|d| Act::Touched {
+                        step: d,
+                        mapper: m,
+                        page,
+                        outcome: match t.steps[d].args.value {
+                            Some(v) => Outcome::Value(v),
+                            None => Outcome::Sigbus,
+                        },
+                        hit,
+                    }),
+                });
+            }
+            (Level::Uffd, "uffd_missing") => {
+                let m = thread.mapper().expect("mapper");
+                let page = a.page.expect("page");
+                let main = format!("mapper{m}");
+                let raised = (0..i)
+                    .rev()
+                    .find(|&j| t.steps[j].thread == main && t.steps[j].action == "hugetlb_no_page" && t.steps[j].args.page == Some(page))
+                    .unwrap_or(i);
+                ops.push(Op {
+                    named: i,
+                    start: raised,
+                    done: Some(raised),
+                    start_act: None,
+                    done_act: Some(Act::Missing { step: i, mapper: m, page }),
+                });
+            }
+            (level, name) => unreachable!("validated action {name} at {level:?}"),
+        }
+    }
+    // (position, 0 = start / 1 = done, operation order) orders the acts.
+    let mut keyed: Vec<((usize, u8, usize), Act)> = Vec::new();
+    for op in ops {
+        if let Some(a) = op.start_act {
+            keyed.push(((op.start, 0, op.named), a));
+        }
+        if let (Some(d), Some(a)) = (op.done, op.done_act) {
+            keyed.push(((d.max(op.start), 1, op.named), a));
+        }
+    }
+    keyed.sort_by_key(|(k, _)| *k);
+    let mut acts: Vec<(usize, Act)> = keyed.into_iter().map(|(k, a)| (k.0, a)).collect();
+    hoist_window_touches(&mut acts);
+    Plan { acts: with_observations(t, acts), raced }
+}
+
+/// Adds a comparison of the whole host state after every wait that leaves nothing in flight,
+/// and at the end if what is still in flight are only faults asleep in `handle_userfault`.
+/// Each act comes with its position among the trace steps.
+fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
+    let mappers = t.meta.config.mappers as usize;
+    let (mut missing, mut sigbus) = (vec![0u32; mappers], vec![0u32; mappers]);
+    let mut out = Vec::new();
+    let mut in_flight: Vec<(Thread, bool)> = Vec::new();
+    let mut asleep: Vec<u8> = Vec::new();
+    for (pos, a) in acts {
+        let mut done = None;
+        match &a {
+            Act::Start { thread, .. } => in_flight.push((*thread, false)),
+            Act::Touch { mapper, .. } => in_flight.push((Thread::Mapper(*mapper), true)),
+            Act::Missing { mapper, .. } => {
+                asleep.push(*mapper);
+                missing[*mapper as usize] += 1;
+            }
+            Act::Return { thread, .. } => done = Some(*thread),
+            Act::Touched { mapper, outcome, .. } => {
+                asleep.retain(|m| m != mapper);
+                if *outcome == Outcome::Sigbus {
+                    sigbus[*mapper as usize] += 1;
+                }
+                done = Some(Thread::Mapper(*mapper));
+            }
+            Act::Observe { .. } => {}
+        }
+        out.push(a);
+        if let Some(thread) = done {
+            if let Some(i) = in_flight.iter().position(|(th, _)| *th == thread) {
+                in_flight.remove(i);
+            }
+            if in_flight.is_empty() {
+                out.push(Act::Observe { step: pos, missing: missing.clone(), sigbus: sigbus.clone() });
+            }
+        }
+    }
+    let sleepers_only = in_flight
+        .iter()
+        .all(|(th, touch)| *touch && th.mapper().is_some_and(|m| asleep.contains(&m)));
+    if !in_flight.is_empty() && sleepers_only {
+        out.push(Act::Observe { step: t.steps.len() - 1, missing, sigbus });
+    }
+    out
+}
+
+/// Moves each window touch, with the setup its mapper does between the punch call and the
+/// touch (mmap, register and their returns), to just before the punch call. They do not
+/// depend on the punch, and the touch then waits on the host for the punch to start, so it
+/// can aim at the window however short the padding makes it; the round trips of a setup
+/// made during the punch would eat the window.
+fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
+    let is_punch = |a: &(usize, Act)| matches!(a.1, Act::Start { call: Call::Punch { .. }, .. });
+    let punch = acts.iter().position(is_punch);
+    let Some(mut punch) = punch else { return };
+    let windows: Vec<(usize, u8)> = acts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, a))| match a {
+            Act::Touch { mapper, window: true, .. } if i > punch => Some((i, *mapper)),
+            _ => None,
+        })
+        .collect();
+    for (w, m) in windows {
+        let moving: Vec<usize> = (punch + 1..=w)
+            .filter(|&i| match &acts[i].1 {
+                Act::Start { thread: Thread::Mapper(x), call: Call::Mmap | Call::Register, .. } => *x == m,
+                Act::Return { thread: Thread::Mapper(x), .. } => *x == m,
+                Act::Touch { .. } => i == w,
+                _ => false,
+            })
+            .collect();
+        let punch_pos = acts[punch].0;
+        for (k, i) in moving.into_iter().enumerate() {
+            let (_, a) = acts.remove(i);
+            acts.insert(punch + k, (punch_pos, a));
+        }
+        punch = acts.iter().position(is_punch).expect("still there");
+    }
+}
+
+/// Touches (by `touch` step index and page) whose fault maps a hole page after the punch's
+/// `hugetlb_vmdelete_list` and before `remove_inode_hugepages` reaches the page.
+pub fn window_touches(t: &Trace) -> Vec<(usize, u8)> {
+    let mut out = Vec::new();
+    let mut punch = PunchView::default();
+    let mut open_touch: Vec<(u8, usize, u8)> = Vec::new();
+    let c = &t.meta.config;
+    for (i, s) in t.steps.iter().enumerate() {
+        let page = s.args.page;
+        match (s.thread.as_str(), s.action.as_str()) {
+            ("manager", "punch_hole") => {
+                punch = PunchView {
+                    in_flight: true,
+                    ..PunchView::default()
+                }
+            }
+            ("manager", "return") if s.args.call.as_deref() == Some("punch_hole") => {
+                punch.in_flight = false
+            }
+            ("manager", "hugetlb_vmdelete_list:i_mmap_lock_write") => punch.vmdeleted = true,
+            ("manager", "remove_inode_hugepages:mutex_lock") => punch.reached.extend(page),
+            (th, "touch") => {
+                if let (Some(Thread::Mapper(m)), Some(p)) = (Thread::parse(th), page) {
+                    open_touch.push((m, i, p));
+                }
+            }
+            (th, "hugetlb_no_page") => {
+                let Some(Thread::Mapper(m)) = Thread::parse(th) else { continue };
+                let Some(p) = page else { continue };
+                let before = i.checked_sub(1).map(|j| &t.steps[j].observed.mapped[m as usize]);
+                let mapped_now = s.observed.mapped[m as usize].contains(&p)
+                    && !before.is_some_and(|b| b.contains(&p));
+                let in_window = punch.in_flight
+                    && punch.vmdeleted
+                    && !punch.reached.contains(&p)
+                    && (c.hole_start..c.hole_end).contains(&p);
+                if mapped_now && in_window {
+                    if let Some(&(_, ti, tp)) = open_touch.iter().find(|&&(om, _, op)| om == m && op == p) {
+                        out.push((ti, tp));
+                    }
+                }
+            }
+            (th, "touched" | "sigbus") => {
+                if let Some(Thread::Mapper(m)) = Thread::parse(th) {
+                    open_touch.retain(|&(om, _, _)| om != m);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}

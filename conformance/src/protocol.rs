@@ -1,0 +1,148 @@
+//! What the driver and its actor processes say to each other: one JSON object per line over
+//! the actor's socket. Pages here are host file pages.
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+
+/// Driver -> manager.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ManagerCmd {
+    /// `fallocate(0, pages)` of the whole file, then the marker words written through a
+    /// temporary mapping (hugetlbfs has no `write(2)`), then `munmap`.
+    Prealloc {
+        pages: usize,
+        markers: Vec<(usize, u64)>,
+    },
+    /// `fallocate(mode 0)` of `[first, first + count)`.
+    Fallocate {
+        first: usize,
+        count: usize,
+    },
+    /// `fallocate(PUNCH_HOLE | KEEP_SIZE)` of `[first, first + count)`; stores the start time in
+    /// shared word [`PUNCH_STARTED`] just before entering the kernel.
+    Punch {
+        first: usize,
+        count: usize,
+    },
+    Exit,
+}
+
+/// Shared word holding the `CLOCK_MONOTONIC` time the manager entered the punch (0: not yet).
+pub const PUNCH_STARTED: usize = 0;
+/// Shared word holding the time the punch returned (0: not yet).
+pub const PUNCH_RETURNED: usize = 1;
+
+/// Driver -> mapper.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MapperCmd {
+    /// `mmap(MAP_SHARED)` of the whole file.
+    Mmap {
+        pages: usize,
+    },
+    /// userfaultfd with or without `UFFD_FEATURE_SIGBUS`, `UFFDIO_REGISTER_MODE_MISSING` on the
+    /// mapping, and the handler thread.
+    Register {
+        sigbus: bool,
+    },
+    /// A touch of `page`: a read, or a write of `write`. With `window`, the touch waits until
+    /// the punch has been running for `window.delay_us` and then touches until it faults.
+    Touch {
+        page: usize,
+        write: Option<u64>,
+        window: Option<Window>,
+    },
+    /// The handler's `UFFDIO_COPY` of a page whose first word is `word`.
+    Copy {
+        page: usize,
+        word: u64,
+    },
+    /// The handler's `UFFDIO_WAKE` of `page`.
+    Wake {
+        page: usize,
+    },
+    Exit,
+}
+
+/// How a touch aims at the punch's race window.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Window {
+    /// Wait this long after the punch started (past `hugetlb_vmdelete_list`).
+    pub delay_us: u64,
+    /// Give up after this long.
+    pub timeout_ms: u64,
+}
+
+/// A system call's outcome: `ok` or an errno name.
+pub type Ret = Result<(), String>;
+
+/// Actor -> driver.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Report {
+    /// A system call of the manager or a mapper's main thread returned.
+    Returned {
+        call: String,
+        ret: Ret,
+        start_ns: u64,
+        end_ns: u64,
+    },
+    /// `mmap` returned this base address (for pagemap).
+    Mapped { base: usize },
+    /// A touch finished: the word read (or written), or SIGBUS; whether it faulted (the
+    /// thread's minor fault count moved); how many touches hit the PTE before it (window).
+    Touched {
+        page: usize,
+        result: Result<u64, String>,
+        faulted: bool,
+        hits_before: u32,
+        start_ns: u64,
+        end_ns: u64,
+    },
+    /// A window touch is spinning, waiting for the punch to start.
+    Armed { page: usize },
+    /// A window touch did not touch: the punch had already returned when it got to run
+    /// (`late_us` after the punch started).
+    WindowMissed { page: usize, late_us: u64 },
+    /// The handler thread read a MISSING event for `page`.
+    Missing { page: usize, write: bool, at_ns: u64 },
+    /// A handler ioctl returned.
+    HandlerReturned {
+        call: String,
+        ret: Ret,
+        start_ns: u64,
+        end_ns: u64,
+    },
+    /// The actor hit an error it cannot go on from.
+    Failed { what: String },
+}
+
+/// Sends one message as a line of JSON.
+pub fn send<T: Serialize>(mut s: &UnixStream, msg: &T) -> io::Result<()> {
+    let mut line = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    line.push(b'\n');
+    s.write_all(&line)
+}
+
+/// Reads messages, one JSON line each.
+pub struct Receiver {
+    r: BufReader<UnixStream>,
+}
+
+impl Receiver {
+    pub fn new(s: UnixStream) -> Self {
+        Receiver {
+            r: BufReader::new(s),
+        }
+    }
+
+    /// The next message, `None` at end of stream.
+    pub fn recv<T: for<'de> Deserialize<'de>>(&mut self) -> io::Result<Option<T>> {
+        let mut line = String::new();
+        if self.r.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        serde_json::from_str(&line)
+            .map(Some)
+            .map_err(io::Error::other)
+    }
+}

@@ -1,0 +1,502 @@
+//! The driver: replays a trace on this host with real processes and compares, step by step,
+//! what the host does with what the model predicts.
+
+use crate::actors;
+use crate::layout::Layout;
+use crate::observe::{describe, Host};
+use crate::plan::{plan, Act, Call, Outcome, Plan, Thread};
+use crate::protocol::{send, ManagerCmd, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
+use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
+use crate::sys::{fork_child, Child, HugeFile, SharedWords};
+use std::io;
+use std::path::Path;
+use std::sync::mpsc::{channel, Receiver as Chan, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use traces::{Kind, Trace, Value};
+
+/// How to replay.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Attempts at a trace whose kernel interleaving must be made to happen.
+    pub attempts: u32,
+    /// Padding pages in front of a raced page (widens the race window).
+    pub padding: usize,
+    /// How long after the punch started a window touch goes in (past `hugetlb_vmdelete_list`).
+    pub window_delay_us: u64,
+    /// Longest wait for any one report from an actor.
+    pub timeout: Duration,
+    /// Use a file on a hugetlbfs mount in a private mount namespace instead of a memfd.
+    pub private_mount: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            attempts: 5,
+            padding: 512,
+            window_delay_us: 30,
+            timeout: Duration::from_secs(2),
+            private_mount: false,
+        }
+    }
+}
+
+/// Huge pages a replay of `trace` needs free: the file, padding included, and as many again
+/// for the reservations a mapping made after the punch takes.
+pub fn pages_needed(trace: &Trace, opts: &Options) -> u64 {
+    let p = plan(trace);
+    let layout = Layout::new(trace.meta.config.pages, p.raced, opts.padding);
+    2 * layout.host_pages() as u64 + 2
+}
+
+/// Loads and replays a trace file.
+pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport, String> {
+    let trace = traces::load(path).map_err(|e| e.to_string())?;
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into());
+    let reproduce = format!("hugepunch replay {}", path.display());
+    replay(&trace, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Replays a trace: once if its interleaving needs no forcing, else `opts.attempts` times.
+pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> io::Result<TraceReport> {
+    let plan = plan(trace);
+    let layout = Layout::new(trace.meta.config.pages, plan.raced, opts.padding);
+    let attempts = if plan.raced.is_some() { opts.attempts.max(1) } else { 1 };
+    let mut outcomes = Vec::new();
+    for _ in 0..attempts {
+        outcomes.push(Attempt::run(trace, &plan, &layout, opts)?);
+    }
+    let achieved: Vec<&AttemptOutcome> = outcomes.iter().filter(|o| o.achieved).collect();
+    let diverging = achieved.iter().find(|o| o.mismatch.is_some());
+    let verdict = match (achieved.is_empty(), diverging) {
+        (true, _) => Verdict::NotAchieved,
+        (false, Some(_)) => Verdict::Diverges,
+        (false, None) => Verdict::Conforms,
+    };
+    let shown = diverging.copied().or(achieved.first().copied()).or(outcomes.last()).expect("one attempt");
+    let counterexample = trace.meta.kind == Kind::Counterexample;
+    Ok(TraceReport {
+        trace: name.to_string(),
+        variant: trace.meta.variant.clone(),
+        property: trace.meta.property.clone(),
+        kind: if counterexample { "counterexample" } else { "witness" }.into(),
+        verdict,
+        achieved: achieved.len() as u32,
+        attempts,
+        violation_observed: counterexample && verdict == Verdict::Conforms,
+        replay_us: shown.replay_ns as f64 / 1e3,
+        syscall_us: shown.syscall_ns as f64 / 1e3,
+        padding: layout.pad,
+        window: shown.window.clone(),
+        mismatch: shown.mismatch.clone(),
+        reproduce: reproduce.to_string(),
+    })
+}
+
+/// Who sent a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Manager,
+    Mapper(u8),
+}
+
+struct AttemptOutcome {
+    achieved: bool,
+    mismatch: Option<Mismatch>,
+    window: Option<WindowHit>,
+    replay_ns: u64,
+    syscall_ns: u64,
+}
+
+/// One attempt: a fresh file and fresh actor processes.
+struct Attempt<'a> {
+    trace: &'a Trace,
+    layout: &'a Layout,
+    opts: &'a Options,
+    file: &'a HugeFile,
+    shared: Arc<SharedWords>,
+    manager: Child,
+    mappers: Vec<Child>,
+    bases: Vec<Option<usize>>,
+    reports: Chan<(Who, Report)>,
+    buffered: Vec<(Who, Report)>,
+    missing: Vec<u32>,
+    sigbus: Vec<u32>,
+    padding_present: bool,
+    syscall_ns: u64,
+    punch: Option<(u64, u64)>,
+    /// Touches aimed at the race window (mapper, page), and their reports once in.
+    window_touches: Vec<(u8, u8)>,
+    window_reports: Vec<(Value, u8, Report)>,
+}
+
+impl Attempt<'_> {
+    fn run(trace: &Trace, plan: &Plan, layout: &Layout, opts: &Options) -> io::Result<AttemptOutcome> {
+        let t0 = Instant::now();
+        let file = if opts.private_mount {
+            HugeFile::on_private_mount("hugepunch-replay")?
+        } else {
+            HugeFile::memfd("hugepunch-replay")?
+        };
+        let shared = Arc::new(SharedWords::new(2)?);
+        let (tx, reports) = channel();
+        let listen = |who: Who, child: &Child| -> io::Result<()> {
+            let mut rx = Receiver::new(child.stream().try_clone()?);
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                while let Ok(Some(r)) = rx.recv::<Report>() {
+                    if tx.send((who, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+            Ok(())
+        };
+        let sh = shared.clone();
+        let manager = fork_child(|s| actors::manager::run(s, &file, &sh))?;
+        listen(Who::Manager, &manager)?;
+        let mut mappers = Vec::new();
+        for m in 0..trace.meta.config.mappers {
+            let sh = shared.clone();
+            let f = &file;
+            let child = fork_child(move |s| actors::mapper::run(s, f, sh))?;
+            listen(Who::Mapper(m), &child)?;
+            mappers.push(child);
+        }
+        let n = trace.meta.config.mappers as usize;
+        let mut a = Attempt {
+            trace,
+            layout,
+            opts,
+            file: &file,
+            shared,
+            manager,
+            mappers,
+            bases: vec![None; n],
+            reports,
+            buffered: Vec::new(),
+            missing: vec![0; n],
+            sigbus: vec![0; n],
+            padding_present: false,
+            syscall_ns: 0,
+            punch: None,
+            window_touches: Vec::new(),
+            window_reports: Vec::new(),
+        };
+        let mut mismatch = None;
+        for act in &plan.acts {
+            if let Err(m) = a.act(act)? {
+                mismatch = Some(m);
+                break;
+            }
+        }
+        let window = a.window_hit();
+        let achieved = plan.raced.is_none() || window.is_some();
+        let _ = send(a.manager.stream(), &ManagerCmd::Exit);
+        for c in &a.mappers {
+            let _ = send(c.stream(), &MapperCmd::Exit);
+        }
+        Ok(AttemptOutcome {
+            achieved,
+            mismatch,
+            window,
+            replay_ns: t0.elapsed().as_nanos() as u64,
+            syscall_ns: a.syscall_ns,
+        })
+    }
+
+    fn cfg(&self) -> &traces::Config {
+        &self.trace.meta.config
+    }
+
+    fn mismatch(&self, step: usize, field: &str, predicted: String, host: String) -> Mismatch {
+        Mismatch {
+            step,
+            action: self.trace.steps[step].action.clone(),
+            field: field.into(),
+            predicted,
+            host,
+        }
+    }
+
+    /// Runs one act; `Ok(Err(m))` when the host diverges.
+    fn act(&mut self, act: &Act) -> io::Result<Result<(), Mismatch>> {
+        let l = self.layout;
+        match act {
+            Act::Start { thread, call, .. } => {
+                match (*thread, call) {
+                    (Thread::Manager, Call::Prealloc) => self.manager_cmd(ManagerCmd::Prealloc {
+                        pages: l.host_pages(),
+                        markers: l.markers(),
+                    }),
+                    (Thread::Manager, &Call::Fallocate { start, end }) => {
+                        let (first, count) = l.host_range(start, end);
+                        self.manager_cmd(ManagerCmd::Fallocate { first, count })
+                    }
+                    (Thread::Manager, &Call::Punch { start, end }) => {
+                        let (first, count) = l.host_range(start, end);
+                        self.manager_cmd(ManagerCmd::Punch { first, count })
+                    }
+                    (Thread::Mapper(m), Call::Mmap) => {
+                        self.mapper_cmd(m, MapperCmd::Mmap { pages: l.host_pages() })
+                    }
+                    (Thread::Mapper(m), Call::Register) => {
+                        let sigbus = self.cfg().uffd == "sigbus";
+                        self.mapper_cmd(m, MapperCmd::Register { sigbus })
+                    }
+                    (Thread::Handler(m), &Call::Copy { page }) => self.mapper_cmd(
+                        m,
+                        MapperCmd::Copy { page: l.host(page), word: Value::Fill(m).word(page) },
+                    ),
+                    (Thread::Handler(m), &Call::Wake { page }) => {
+                        self.mapper_cmd(m, MapperCmd::Wake { page: l.host(page) })
+                    }
+                    (th, call) => panic!("{th:?} does not make {call:?}"),
+                }?;
+                Ok(Ok(()))
+            }
+            Act::Return { step, thread, ret } => self.await_return(*step, *thread, ret),
+            &Act::Touch { mapper, page, write, window, .. } => {
+                if window {
+                    self.window_touches.push((mapper, page));
+                }
+                let word = write.then(|| Value::Written(mapper).word(page));
+                let window = window.then_some(Window {
+                    delay_us: self.opts.window_delay_us,
+                    timeout_ms: self.opts.timeout.as_millis() as u64,
+                });
+                self.mapper_cmd(mapper, MapperCmd::Touch { page: l.host(page), write: word, window })?;
+                if window.is_none() {
+                    return Ok(Ok(()));
+                }
+                // The punch must not start before the window touch is spinning.
+                let host = l.host(page);
+                let what = format!("mapper{mapper} armed for the race window");
+                let step = self.trace.steps.iter().position(|s| s.action == "touch").unwrap_or(0);
+                Ok(self
+                    .wait(step, &what, |w, r| *w == Who::Mapper(mapper) && *r == Report::Armed { page: host })?
+                    .map(|_| ()))
+            }
+            &Act::Touched { step, mapper, page, outcome, hit } => {
+                self.await_touched(step, mapper, page, outcome, hit)
+            }
+            &Act::Missing { step, mapper, page } => {
+                let host = l.host(page);
+                let what = format!("a MISSING event on page {page}");
+                match self.wait(step, &what, |w, r| {
+                    *w == Who::Mapper(mapper) && matches!(r, Report::Missing { page: p, .. } if *p == host)
+                })? {
+                    Ok(_) => Ok(Ok(())),
+                    Err(m) => Ok(Err(m)),
+                }
+            }
+            Act::Observe { step, missing, sigbus } => {
+                let step = *step;
+                let host = Host {
+                    file: self.file,
+                    layout: l,
+                    padding_present: self.padding_present,
+                    mappers: self
+                        .mappers
+                        .iter()
+                        .zip(&self.bases)
+                        .map(|(c, b)| (c.pid(), *b))
+                        .collect(),
+                    missing: self.missing.clone(),
+                    sigbus: self.sigbus.clone(),
+                };
+                Ok(match host.compare(&self.trace.steps[step], missing, sigbus)? {
+                    Some(m) => Err(m),
+                    None => Ok(()),
+                })
+            }
+        }
+    }
+
+    fn manager_cmd(&self, c: ManagerCmd) -> io::Result<()> {
+        send(self.manager.stream(), &c)
+    }
+
+    fn mapper_cmd(&self, m: u8, c: MapperCmd) -> io::Result<()> {
+        send(self.mappers[m as usize].stream(), &c)
+    }
+
+    /// Keeps the side effects of a report: bases, counters, padding, punch times.
+    fn note(&mut self, who: Who, r: &Report) {
+        match (who, r) {
+            (Who::Mapper(m), Report::Mapped { base }) => self.bases[m as usize] = Some(*base),
+            (Who::Mapper(m), Report::Missing { .. }) => self.missing[m as usize] += 1,
+            (Who::Mapper(m), Report::Touched { result: Err(_), .. }) => self.sigbus[m as usize] += 1,
+            _ => {}
+        }
+        match r {
+            Report::Returned { start_ns, end_ns, .. }
+            | Report::HandlerReturned { start_ns, end_ns, .. }
+            | Report::Touched { start_ns, end_ns, .. } => self.syscall_ns += end_ns - start_ns,
+            _ => {}
+        }
+        if let (Who::Manager, Report::Returned { call, ret: Ok(()), .. }) = (who, r) {
+            self.padding_present = call == "fallocate";
+            if call == "punch_hole" {
+                self.punch = Some((self.shared.load(PUNCH_STARTED), self.shared.load(PUNCH_RETURNED)));
+            }
+        }
+    }
+
+    /// Waits for the first report that `want` accepts; others are kept for later.
+    fn wait(
+        &mut self,
+        step: usize,
+        what: &str,
+        want: impl Fn(&Who, &Report) -> bool,
+    ) -> io::Result<Result<Report, Mismatch>> {
+        self.wait_for(step, what, self.opts.timeout, want)
+    }
+
+    fn wait_for(
+        &mut self,
+        step: usize,
+        what: &str,
+        timeout: Duration,
+        want: impl Fn(&Who, &Report) -> bool,
+    ) -> io::Result<Result<Report, Mismatch>> {
+        if let Some(i) = self.buffered.iter().position(|(w, r)| want(w, r)) {
+            return Ok(Ok(self.buffered.remove(i).1));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.reports.recv_timeout(left) {
+                Ok((w, r)) => {
+                    self.note(w, &r);
+                    if let Report::Failed { what } = &r {
+                        return Err(io::Error::other(format!("{w:?} failed: {what}")));
+                    }
+                    if want(&w, &r) {
+                        return Ok(Ok(r));
+                    }
+                    self.buffered.push((w, r));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    let pending: Vec<String> = self.buffered.iter().map(|(w, r)| format!("{w:?}: {r:?}")).collect();
+                    let host = if pending.is_empty() {
+                        format!("nothing within {timeout:?}")
+                    } else {
+                        format!("nothing within {timeout:?}; meanwhile {}", pending.join("; "))
+                    };
+                    return Ok(Err(self.mismatch(step, "event", what.to_string(), host)));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("every actor is gone"));
+                }
+            }
+        }
+    }
+
+    fn await_return(&mut self, step: usize, thread: Thread, ret: &str) -> io::Result<Result<(), Mismatch>> {
+        let call = self.trace.steps[step].args.call.clone().unwrap_or_default();
+        // Allocating (and zeroing) the whole file, padding included, takes a while.
+        let slow = thread == Thread::Manager && call == "fallocate";
+        let (who, handler) = match thread {
+            Thread::Manager => (Who::Manager, false),
+            Thread::Mapper(m) => (Who::Mapper(m), false),
+            Thread::Handler(m) => (Who::Mapper(m), true),
+        };
+        let what = format!("{call} returning {ret}");
+        let timeout = if slow {
+            self.opts.timeout + Duration::from_millis(10 * self.layout.host_pages() as u64)
+        } else {
+            self.opts.timeout
+        };
+        let got = self.wait_for(step, &what, timeout, |w, r| {
+            *w == who
+                && match r {
+                    Report::Returned { call: c, .. } => !handler && *c == call,
+                    Report::HandlerReturned { call: c, .. } => handler && *c == call,
+                    _ => false,
+                }
+        })?;
+        let r = match got {
+            Ok(r) => r,
+            Err(m) => return Ok(Err(m)),
+        };
+        let host_ret = match r {
+            Report::Returned { ret, .. } | Report::HandlerReturned { ret, .. } => ret,
+            _ => unreachable!("matched a return"),
+        };
+        let host = host_ret.err().unwrap_or_else(|| "ok".into());
+        Ok(if host == ret {
+            Ok(())
+        } else {
+            Err(self.mismatch(step, "ret", ret.into(), host))
+        })
+    }
+
+    fn await_touched(
+        &mut self,
+        step: usize,
+        mapper: u8,
+        page: u8,
+        outcome: Outcome,
+        hit: Option<bool>,
+    ) -> io::Result<Result<(), Mismatch>> {
+        let host_page = self.layout.host(page);
+        let what = format!("mapper{mapper}'s touch of page {page} to end");
+        let got = self.wait(step, &what, |w, r| {
+            *w == Who::Mapper(mapper) && matches!(r, Report::Touched { page: p, .. } if *p == host_page)
+        })?;
+        let r = match got {
+            Ok(r) => r,
+            Err(m) => return Ok(Err(m)),
+        };
+        let Report::Touched { result, faulted, .. } = &r else {
+            unreachable!("matched a touch")
+        };
+        let predicted = match outcome {
+            Outcome::Value(v) => Ok(v.word(page)),
+            Outcome::Sigbus => Err("SIGBUS".to_string()),
+        };
+        if let Outcome::Value(v) = outcome {
+            if self.window_touches.contains(&(mapper, page)) {
+                self.window_reports.push((v, page, r.clone()));
+            }
+        }
+        let show = |x: &Result<u64, String>| match x {
+            Ok(w) => format!("{w:#018x} ({})", describe(*w, page)),
+            Err(e) => e.clone(),
+        };
+        if *result != predicted {
+            return Ok(Err(self.mismatch(step, "touch result", show(&predicted), show(result))));
+        }
+        if let Some(hit) = hit {
+            if hit == *faulted && result.is_ok() {
+                let say = |h: bool| if h { "hit (no fault)" } else { "page fault" }.to_string();
+                return Ok(Err(self.mismatch(step, "mmu", say(hit), say(!*faulted))));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The window touch landed in the race window: it faulted, read the predicted page, started
+    /// after the punch had been running for the delay and finished before the punch returned.
+    fn window_hit(&self) -> Option<WindowHit> {
+        let (start, end) = self.punch.or_else(|| {
+            let (s, e) = (self.shared.load(PUNCH_STARTED), self.shared.load(PUNCH_RETURNED));
+            (s != 0 && e != 0).then_some((s, e))
+        })?;
+        let earliest = start + self.opts.window_delay_us * 1000;
+        self.window_reports.iter().find_map(|(v, page, r)| {
+            let Report::Touched { result: Ok(w), faulted: true, hits_before, start_ns, end_ns, .. } = r else {
+                return None;
+            };
+            let in_window = *w == v.word(*page) && *start_ns >= earliest && *end_ns <= end;
+            in_window.then(|| WindowHit {
+                punch_us: (end - start) as f64 / 1e3,
+                touch_start_us: (start_ns - start) as f64 / 1e3,
+                touch_end_us: (end_ns - start) as f64 / 1e3,
+                hits_before: *hits_before,
+            })
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! What a replay says: per trace, and for the host as a whole.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// A trace's verdict on this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// Every observable as predicted, and the trace's kernel interleaving was achieved.
+    #[serde(rename = "conforms")]
+    Conforms,
+    /// The interleaving was achieved but an observable differs (see the mismatch).
+    #[serde(rename = "diverges")]
+    Diverges,
+    /// The trace's kernel interleaving was never achieved in the attempts made.
+    #[serde(rename = "not-achieved")]
+    NotAchieved,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Conforms => "conforms",
+            Verdict::Diverges => "diverges",
+            Verdict::NotAchieved => "not-achieved",
+        }
+    }
+}
+
+/// The first place the host differs from the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The trace step whose prediction the host does not meet.
+    pub step: usize,
+    /// That step's action.
+    pub action: String,
+    /// What differs, e.g. `file[0]`, `mapped[mapper0]`, `ret`.
+    pub field: String,
+    pub predicted: String,
+    pub host: String,
+}
+
+/// How the race window was hit (window traces).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WindowHit {
+    /// How long the punch ran, in µs.
+    pub punch_us: f64,
+    /// When the window touch started and finished, in µs after the punch started.
+    pub touch_start_us: f64,
+    pub touch_end_us: f64,
+    /// Touches that found the page mapped before the one that faulted.
+    pub hits_before: u32,
+}
+
+/// One trace replayed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceReport {
+    /// The trace's file name.
+    pub trace: String,
+    pub variant: String,
+    pub property: String,
+    pub kind: String,
+    pub verdict: Verdict,
+    /// Attempts in which the trace's kernel interleaving was achieved.
+    pub achieved: u32,
+    pub attempts: u32,
+    /// Counterexamples: the host followed the trace to its end, violation included.
+    pub violation_observed: bool,
+    /// Wall time of one achieved attempt (or the last), actor start-up included, in µs.
+    pub replay_us: f64,
+    /// Time the host spent in the trace's system calls and touches, in µs.
+    pub syscall_us: f64,
+    /// Padding pages put in front of the raced page.
+    pub padding: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowHit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mismatch: Option<Mismatch>,
+    /// The command that replays this trace again.
+    pub reproduce: String,
+}
+
+impl TraceReport {
+    /// A human-readable account, a few lines.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}: {} ({}/{} attempts achieved the interleaving){}",
+            self.trace,
+            self.verdict.name(),
+            self.achieved,
+            self.attempts,
+            if self.violation_observed { ", VIOLATION OBSERVED" } else { "" }
+        );
+        let _ = writeln!(
+            s,
+            "  {} {} of {}: replay {:.0} us, of which system calls and touches {:.0} us{}",
+            self.kind,
+            self.property,
+            self.variant,
+            self.replay_us,
+            self.syscall_us,
+            if self.padding > 0 {
+                format!(", {} padding pages", self.padding)
+            } else {
+                String::new()
+            }
+        );
+        if let Some(w) = &self.window {
+            let _ = writeln!(
+                s,
+                "  race window: touch at {:.0}-{:.0} us into a {:.0} us punch ({} hits before the fault)",
+                w.touch_start_us, w.touch_end_us, w.punch_us, w.hits_before
+            );
+        }
+        if let Some(m) = &self.mismatch {
+            let _ = writeln!(s, "  step {} ({}): {} differs", m.step, m.action, m.field);
+            let _ = writeln!(s, "    - spec: {}", m.predicted);
+            let _ = writeln!(s, "    + host: {}", m.host);
+            let _ = writeln!(s, "  reproduce: {}", self.reproduce);
+        }
+        s
+    }
+}
+
+/// The host's conformance.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HostReport {
+    /// `uname -r`.
+    pub kernel: String,
+    /// Variants every trace of which conforms on this host.
+    pub conforms_to: Vec<String>,
+    pub traces: Vec<TraceReport>,
+}
+
+impl HostReport {
+    /// The variants whose every trace conforms, in the given order.
+    pub fn conforming(variants: &[&str], traces: &[TraceReport]) -> Vec<String> {
+        variants
+            .iter()
+            .filter(|v| {
+                let mine: Vec<_> = traces.iter().filter(|t| t.variant == **v).collect();
+                !mine.is_empty() && mine.iter().all(|t| t.verdict == Verdict::Conforms)
+            })
+            .map(|v| v.to_string())
+            .collect()
+    }
+
+    /// The conformance table.
+    pub fn text(&self) -> String {
+        let mut s = format!("host kernel {}\n", self.kernel);
+        let _ = writeln!(
+            s,
+            "{:<58} {:<13} {:>9} {:>10} {:>10}",
+            "trace", "verdict", "achieved", "replay_us", "syscall_us"
+        );
+        for t in &self.traces {
+            let _ = writeln!(
+                s,
+                "{:<58} {:<13} {:>5}/{:<3} {:>10.0} {:>10.0}{}",
+                t.trace,
+                t.verdict.name(),
+                t.achieved,
+                t.attempts,
+                t.replay_us,
+                t.syscall_us,
+                if t.violation_observed { "  violation observed" } else { "" }
+            );
+        }
+        let _ = writeln!(s, "this host conforms to: {}", self.conforms_to.join(", "));
+        s
+    }
+}
