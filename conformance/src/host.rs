@@ -2,7 +2,9 @@
 
 use crate::replay::{pages_needed, replay, Options};
 use crate::report::HostReport;
-use crate::sys::host::{hugetlbfs_supported, kernel_release, userfaultfd_available, HugePool, PoolReservation};
+use crate::sys::host::{
+    hugetlbfs_supported, kernel_release, userfaultfd_available, HugePool, PoolReservation,
+};
 use crate::sys::require_free_huge_pages;
 use std::path::{Path, PathBuf};
 use traces::Trace;
@@ -40,7 +42,9 @@ pub fn check(pages_needed: u64) -> (bool, Vec<String>) {
         Err(e) => lines.push(format!("huge page pool: cannot read: {e}")),
     }
     match require_free_huge_pages(pages_needed) {
-        Ok(()) => lines.push(format!("free huge pages for the replay ({pages_needed}): yes")),
+        Ok(()) => lines.push(format!(
+            "free huge pages for the replay ({pages_needed}): yes"
+        )),
         Err(e) => {
             ok = false;
             lines.push(format!("free huge pages: MISSING: {e} (or pass --setup)"));
@@ -67,13 +71,21 @@ pub fn corpus_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Trace)>, String> {
     files
         .iter()
-        .map(|f| traces::load(f).map(|t| (f.clone(), t)).map_err(|e| e.to_string()))
+        .map(|f| {
+            traces::load(f)
+                .map(|t| (f.clone(), t))
+                .map_err(|e| e.to_string())
+        })
         .collect()
 }
 
 /// Huge pages the largest of these traces needs.
 pub fn pages_for(traces: &[(PathBuf, Trace)], opts: &Options) -> u64 {
-    traces.iter().map(|(_, t)| pages_needed(t, opts)).max().unwrap_or(0)
+    traces
+        .iter()
+        .map(|(_, t)| pages_needed(t, opts))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Makes sure the pool has `pages` free: raises it (restored when the guard drops) with
@@ -92,9 +104,13 @@ pub fn pool_for(pages: u64, setup: bool) -> Result<Option<PoolReservation>, Stri
 pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostReport, String> {
     let mut reports = Vec::new();
     for (path, t) in traces {
-        let name = path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into());
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into());
         let reproduce = format!("hugepunch replay {}", path.display());
-        reports.push(replay(t, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))?);
+        reports.push(
+            replay(t, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
     }
     Ok(HostReport {
         kernel: kernel_release(),

@@ -8,7 +8,7 @@ pub mod host;
 pub mod layout;
 pub mod observe;
 pub mod plan;
+pub mod protocol;
 pub mod replay;
 pub mod report;
-pub mod protocol;
 pub mod sys;

@@ -33,7 +33,12 @@ fn words(o: &Observed) -> Vec<u64> {
 impl Host<'_> {
     /// The first difference between the host and the prediction: the file and mappings after
     /// `step`, and the MISSING events and SIGBUS counted so far.
-    pub fn compare(&self, step: &Step, missing: &[u32], sigbus: &[u32]) -> std::io::Result<Option<Mismatch>> {
+    pub fn compare(
+        &self,
+        step: &Step,
+        missing: &[u32],
+        sigbus: &[u32],
+    ) -> std::io::Result<Option<Mismatch>> {
         let o = &step.observed;
         let mismatch = |field: String, predicted: String, host: String| {
             Some(Mismatch {
@@ -44,8 +49,12 @@ impl Host<'_> {
                 host,
             })
         };
-        let expect_pages =
-            o.file_pages() + if self.padding_present { self.layout.pad } else { 0 };
+        let expect_pages = o.file_pages()
+            + if self.padding_present {
+                self.layout.pad
+            } else {
+                0
+            };
         let pages = self.file.pages_in_file()?;
         if pages != expect_pages {
             return Ok(mismatch(
@@ -69,7 +78,8 @@ impl Host<'_> {
             let mapped: Vec<u8> = match base {
                 None => Vec::new(),
                 Some(base) => {
-                    let present = pagemap::mapped_pages(pid, base, self.layout.host_pages(), hpage)?;
+                    let present =
+                        pagemap::mapped_pages(pid, base, self.layout.host_pages(), hpage)?;
                     present
                         .iter()
                         .enumerate()
@@ -94,7 +104,11 @@ impl Host<'_> {
             ));
         }
         if self.sigbus != sigbus {
-            return Ok(mismatch("SIGBUS".into(), format!("{sigbus:?}"), format!("{:?}", self.sigbus)));
+            return Ok(mismatch(
+                "SIGBUS".into(),
+                format!("{sigbus:?}"),
+                format!("{:?}", self.sigbus),
+            ));
         }
         Ok(None)
     }

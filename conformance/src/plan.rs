@@ -28,7 +28,11 @@ impl Thread {
             None => (name, false),
         };
         let n = m.strip_prefix("mapper")?.parse().ok()?;
-        Some(if handler { Thread::Handler(n) } else { Thread::Mapper(n) })
+        Some(if handler {
+            Thread::Handler(n)
+        } else {
+            Thread::Mapper(n)
+        })
     }
 
     /// The mapper this thread belongs to, if any.
@@ -45,31 +49,65 @@ impl Thread {
 pub enum Call {
     /// The manager's first `fallocate`: the whole file, with markers.
     Prealloc,
-    Fallocate { start: u8, end: u8 },
-    Punch { start: u8, end: u8 },
+    Fallocate {
+        start: u8,
+        end: u8,
+    },
+    Punch {
+        start: u8,
+        end: u8,
+    },
     Mmap,
     Register,
-    Copy { page: u8 },
-    Wake { page: u8 },
+    Copy {
+        page: u8,
+    },
+    Wake {
+        page: u8,
+    },
 }
 
 /// One thing the driver does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Act {
     /// Start a system call on a thread.
-    Start { step: usize, thread: Thread, call: Call },
+    Start {
+        step: usize,
+        thread: Thread,
+        call: Call,
+    },
     /// Wait for a thread's system call to return with `ret` (`ok` or an errno name).
-    Return { step: usize, thread: Thread, ret: String },
+    Return {
+        step: usize,
+        thread: Thread,
+        ret: String,
+    },
     /// Start a touch; `window`: it must land in the punch's race window.
-    Touch { step: usize, mapper: u8, page: u8, write: bool, window: bool },
+    Touch {
+        step: usize,
+        mapper: u8,
+        page: u8,
+        write: bool,
+        window: bool,
+    },
     /// Wait for a touch to finish: `value` read (or written), or SIGBUS; `hit`: whether the
     /// MMU found the page mapped (no fault).
-    Touched { step: usize, mapper: u8, page: u8, outcome: Outcome, hit: Option<bool> },
+    Touched {
+        step: usize,
+        mapper: u8,
+        page: u8,
+        outcome: Outcome,
+        hit: Option<bool>,
+    },
     /// Wait for a mapper's handler to read a MISSING event for `page`.
     Missing { step: usize, mapper: u8, page: u8 },
     /// Compare the whole host state with the prediction: the file and mappings after `step`,
     /// and the MISSING events and SIGBUS counted so far.
-    Observe { step: usize, missing: Vec<u32>, sigbus: Vec<u32> },
+    Observe {
+        step: usize,
+        missing: Vec<u32>,
+        sigbus: Vec<u32>,
+    },
 }
 
 /// How a touch ends.
@@ -163,19 +201,32 @@ pub fn plan(t: &Trace) -> Plan {
             (i + 1..t.steps.len()).find(|&j| t.steps[j].thread == s.thread && want(&t.steps[j]))
         };
         match (s.level, s.action.as_str()) {
-            (Level::Syscall, "start" | "return") | (Level::Kernel, _) | (Level::Access, "mmu" | "touched") | (Level::Uffd, "sigbus") => {}
+            (Level::Syscall, "start" | "return")
+            | (Level::Kernel, _)
+            | (Level::Access, "mmu" | "touched")
+            | (Level::Uffd, "sigbus") => {}
             (Level::Syscall, name) => {
                 let call = match name {
                     "fallocate" if !punched_before => Call::Prealloc,
-                    "fallocate" => Call::Fallocate { start: a.start.expect("start"), end: a.end.expect("end") },
+                    "fallocate" => Call::Fallocate {
+                        start: a.start.expect("start"),
+                        end: a.end.expect("end"),
+                    },
                     "punch_hole" => {
                         punched_before = true;
-                        Call::Punch { start: a.start.expect("start"), end: a.end.expect("end") }
+                        Call::Punch {
+                            start: a.start.expect("start"),
+                            end: a.end.expect("end"),
+                        }
                     }
                     "mmap" => Call::Mmap,
                     "uffdio_register" => Call::Register,
-                    "uffdio_copy" => Call::Copy { page: a.page.expect("page") },
-                    "uffdio_wake" => Call::Wake { page: a.page.expect("page") },
+                    "uffdio_copy" => Call::Copy {
+                        page: a.page.expect("page"),
+                    },
+                    "uffdio_wake" => Call::Wake {
+                        page: a.page.expect("page"),
+                    },
                     other => unreachable!("validated syscall {other}"),
                 };
                 let ret = completion(&|x| x.action == "return");
@@ -184,7 +235,11 @@ pub fn plan(t: &Trace) -> Plan {
                     named: i,
                     start,
                     done,
-                    start_act: Some(Act::Start { step: i, thread, call }),
+                    start_act: Some(Act::Start {
+                        step: i,
+                        thread,
+                        call,
+                    }),
                     done_act: ret.map(|r| Act::Return {
                         step: r,
                         thread,
@@ -212,7 +267,13 @@ pub fn plan(t: &Trace) -> Plan {
                     named: i,
                     start: if window { i } else { start },
                     done,
-                    start_act: Some(Act::Touch { step: i, mapper: m, page, write: a.write.expect("write"), window }),
+                    start_act: Some(Act::Touch {
+                        step: i,
+                        mapper: m,
+                        page,
+                        write: a.write.expect("write"),
+                        window,
+                    }),
                     done_act: end.map(|d| Act::Touched {
                         step: d,
                         mapper: m,
@@ -231,14 +292,22 @@ pub fn plan(t: &Trace) -> Plan {
                 let main = format!("mapper{m}");
                 let raised = (0..i)
                     .rev()
-                    .find(|&j| t.steps[j].thread == main && t.steps[j].action == "hugetlb_no_page" && t.steps[j].args.page == Some(page))
+                    .find(|&j| {
+                        t.steps[j].thread == main
+                            && t.steps[j].action == "hugetlb_no_page"
+                            && t.steps[j].args.page == Some(page)
+                    })
                     .unwrap_or(i);
                 ops.push(Op {
                     named: i,
                     start: raised,
                     done: Some(raised),
                     start_act: None,
-                    done_act: Some(Act::Missing { step: i, mapper: m, page }),
+                    done_act: Some(Act::Missing {
+                        step: i,
+                        mapper: m,
+                        page,
+                    }),
                 });
             }
             (level, name) => unreachable!("validated action {name} at {level:?}"),
@@ -257,7 +326,10 @@ pub fn plan(t: &Trace) -> Plan {
     keyed.sort_by_key(|(k, _)| *k);
     let mut acts: Vec<(usize, Act)> = keyed.into_iter().map(|(k, a)| (k.0, a)).collect();
     hoist_window_touches(&mut acts);
-    Plan { acts: with_observations(t, acts), raced }
+    Plan {
+        acts: with_observations(t, acts),
+        raced,
+    }
 }
 
 /// Adds a comparison of the whole host state after every wait that leaves nothing in flight,
@@ -279,7 +351,9 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
                 missing[*mapper as usize] += 1;
             }
             Act::Return { thread, .. } => done = Some(*thread),
-            Act::Touched { mapper, outcome, .. } => {
+            Act::Touched {
+                mapper, outcome, ..
+            } => {
                 asleep.retain(|m| m != mapper);
                 if *outcome == Outcome::Sigbus {
                     sigbus[*mapper as usize] += 1;
@@ -294,7 +368,11 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
                 in_flight.remove(i);
             }
             if in_flight.is_empty() {
-                out.push(Act::Observe { step: pos, missing: missing.clone(), sigbus: sigbus.clone() });
+                out.push(Act::Observe {
+                    step: pos,
+                    missing: missing.clone(),
+                    sigbus: sigbus.clone(),
+                });
             }
         }
     }
@@ -302,7 +380,11 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
         .iter()
         .all(|(th, touch)| *touch && th.mapper().is_some_and(|m| asleep.contains(&m)));
     if !in_flight.is_empty() && sleepers_only {
-        out.push(Act::Observe { step: t.steps.len() - 1, missing, sigbus });
+        out.push(Act::Observe {
+            step: t.steps.len() - 1,
+            missing,
+            sigbus,
+        });
     }
     out
 }
@@ -313,22 +395,41 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
 /// can aim at the window however short the padding makes it; the round trips of a setup
 /// made during the punch would eat the window.
 fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
-    let is_punch = |a: &(usize, Act)| matches!(a.1, Act::Start { call: Call::Punch { .. }, .. });
+    let is_punch = |a: &(usize, Act)| {
+        matches!(
+            a.1,
+            Act::Start {
+                call: Call::Punch { .. },
+                ..
+            }
+        )
+    };
     let punch = acts.iter().position(is_punch);
     let Some(mut punch) = punch else { return };
     let windows: Vec<(usize, u8)> = acts
         .iter()
         .enumerate()
         .filter_map(|(i, (_, a))| match a {
-            Act::Touch { mapper, window: true, .. } if i > punch => Some((i, *mapper)),
+            Act::Touch {
+                mapper,
+                window: true,
+                ..
+            } if i > punch => Some((i, *mapper)),
             _ => None,
         })
         .collect();
     for (w, m) in windows {
         let moving: Vec<usize> = (punch + 1..=w)
             .filter(|&i| match &acts[i].1 {
-                Act::Start { thread: Thread::Mapper(x), call: Call::Mmap | Call::Register, .. } => *x == m,
-                Act::Return { thread: Thread::Mapper(x), .. } => *x == m,
+                Act::Start {
+                    thread: Thread::Mapper(x),
+                    call: Call::Mmap | Call::Register,
+                    ..
+                } => *x == m,
+                Act::Return {
+                    thread: Thread::Mapper(x),
+                    ..
+                } => *x == m,
                 Act::Touch { .. } => i == w,
                 _ => false,
             })
@@ -369,9 +470,13 @@ pub fn window_touches(t: &Trace) -> Vec<(usize, u8)> {
                 }
             }
             (th, "hugetlb_no_page") => {
-                let Some(Thread::Mapper(m)) = Thread::parse(th) else { continue };
+                let Some(Thread::Mapper(m)) = Thread::parse(th) else {
+                    continue;
+                };
                 let Some(p) = page else { continue };
-                let before = i.checked_sub(1).map(|j| &t.steps[j].observed.mapped[m as usize]);
+                let before = i
+                    .checked_sub(1)
+                    .map(|j| &t.steps[j].observed.mapped[m as usize]);
                 let mapped_now = s.observed.mapped[m as usize].contains(&p)
                     && !before.is_some_and(|b| b.contains(&p));
                 let in_window = punch.in_flight
@@ -379,7 +484,9 @@ pub fn window_touches(t: &Trace) -> Vec<(usize, u8)> {
                     && !punch.reached.contains(&p)
                     && (c.hole_start..c.hole_end).contains(&p);
                 if mapped_now && in_window {
-                    if let Some(&(_, ti, tp)) = open_touch.iter().find(|&&(om, _, op)| om == m && op == p) {
+                    if let Some(&(_, ti, tp)) =
+                        open_touch.iter().find(|&&(om, _, op)| om == m && op == p)
+                    {
                         out.push((ti, tp));
                     }
                 }

@@ -104,7 +104,11 @@ pub enum Report {
     /// (`late_us` after the punch started).
     WindowMissed { page: usize, late_us: u64 },
     /// The handler thread read a MISSING event for `page`.
-    Missing { page: usize, write: bool, at_ns: u64 },
+    Missing {
+        page: usize,
+        write: bool,
+        at_ns: u64,
+    },
     /// A handler ioctl returned.
     HandlerReturned {
         call: String,

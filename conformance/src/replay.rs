@@ -5,7 +5,9 @@ use crate::actors;
 use crate::layout::Layout;
 use crate::observe::{describe, Host};
 use crate::plan::{plan, Act, Call, Outcome, Plan, Thread};
-use crate::protocol::{send, ManagerCmd, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
+use crate::protocol::{
+    send, ManagerCmd, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED,
+};
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
 use crate::sys::{fork_child, Child, HugeFile, SharedWords};
 use std::io;
@@ -53,16 +55,28 @@ pub fn pages_needed(trace: &Trace, opts: &Options) -> u64 {
 /// Loads and replays a trace file.
 pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport, String> {
     let trace = traces::load(path).map_err(|e| e.to_string())?;
-    let name = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into());
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |f| f.to_string_lossy().into(),
+    );
     let reproduce = format!("hugepunch replay {}", path.display());
     replay(&trace, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Replays a trace: once if its interleaving needs no forcing, else `opts.attempts` times.
-pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> io::Result<TraceReport> {
+pub fn replay(
+    trace: &Trace,
+    name: &str,
+    reproduce: &str,
+    opts: &Options,
+) -> io::Result<TraceReport> {
     let plan = plan(trace);
     let layout = Layout::new(trace.meta.config.pages, plan.raced, opts.padding);
-    let attempts = if plan.raced.is_some() { opts.attempts.max(1) } else { 1 };
+    let attempts = if plan.raced.is_some() {
+        opts.attempts.max(1)
+    } else {
+        1
+    };
     let mut outcomes = Vec::new();
     for _ in 0..attempts {
         outcomes.push(Attempt::run(trace, &plan, &layout, opts)?);
@@ -74,13 +88,22 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> io:
         (false, Some(_)) => Verdict::Diverges,
         (false, None) => Verdict::Conforms,
     };
-    let shown = diverging.copied().or(achieved.first().copied()).or(outcomes.last()).expect("one attempt");
+    let shown = diverging
+        .copied()
+        .or(achieved.first().copied())
+        .or(outcomes.last())
+        .expect("one attempt");
     let counterexample = trace.meta.kind == Kind::Counterexample;
     Ok(TraceReport {
         trace: name.to_string(),
         variant: trace.meta.variant.clone(),
         property: trace.meta.property.clone(),
-        kind: if counterexample { "counterexample" } else { "witness" }.into(),
+        kind: if counterexample {
+            "counterexample"
+        } else {
+            "witness"
+        }
+        .into(),
         verdict,
         achieved: achieved.len() as u32,
         attempts,
@@ -132,7 +155,12 @@ struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    fn run(trace: &Trace, plan: &Plan, layout: &Layout, opts: &Options) -> io::Result<AttemptOutcome> {
+    fn run(
+        trace: &Trace,
+        plan: &Plan,
+        layout: &Layout,
+        opts: &Options,
+    ) -> io::Result<AttemptOutcome> {
         let t0 = Instant::now();
         let file = if opts.private_mount {
             HugeFile::on_private_mount("hugepunch-replay")?
@@ -238,16 +266,22 @@ impl Attempt<'_> {
                         let (first, count) = l.host_range(start, end);
                         self.manager_cmd(ManagerCmd::Punch { first, count })
                     }
-                    (Thread::Mapper(m), Call::Mmap) => {
-                        self.mapper_cmd(m, MapperCmd::Mmap { pages: l.host_pages() })
-                    }
+                    (Thread::Mapper(m), Call::Mmap) => self.mapper_cmd(
+                        m,
+                        MapperCmd::Mmap {
+                            pages: l.host_pages(),
+                        },
+                    ),
                     (Thread::Mapper(m), Call::Register) => {
                         let sigbus = self.cfg().uffd == "sigbus";
                         self.mapper_cmd(m, MapperCmd::Register { sigbus })
                     }
                     (Thread::Handler(m), &Call::Copy { page }) => self.mapper_cmd(
                         m,
-                        MapperCmd::Copy { page: l.host(page), word: Value::Fill(m).word(page) },
+                        MapperCmd::Copy {
+                            page: l.host(page),
+                            word: Value::Fill(m).word(page),
+                        },
                     ),
                     (Thread::Handler(m), &Call::Wake { page }) => {
                         self.mapper_cmd(m, MapperCmd::Wake { page: l.host(page) })
@@ -257,7 +291,13 @@ impl Attempt<'_> {
                 Ok(Ok(()))
             }
             Act::Return { step, thread, ret } => self.await_return(*step, *thread, ret),
-            &Act::Touch { mapper, page, write, window, .. } => {
+            &Act::Touch {
+                mapper,
+                page,
+                write,
+                window,
+                ..
+            } => {
                 if window {
                     self.window_touches.push((mapper, page));
                 }
@@ -266,32 +306,55 @@ impl Attempt<'_> {
                     delay_us: self.opts.window_delay_us,
                     timeout_ms: self.opts.timeout.as_millis() as u64,
                 });
-                self.mapper_cmd(mapper, MapperCmd::Touch { page: l.host(page), write: word, window })?;
+                self.mapper_cmd(
+                    mapper,
+                    MapperCmd::Touch {
+                        page: l.host(page),
+                        write: word,
+                        window,
+                    },
+                )?;
                 if window.is_none() {
                     return Ok(Ok(()));
                 }
                 // The punch must not start before the window touch is spinning.
                 let host = l.host(page);
                 let what = format!("mapper{mapper} armed for the race window");
-                let step = self.trace.steps.iter().position(|s| s.action == "touch").unwrap_or(0);
+                let step = self
+                    .trace
+                    .steps
+                    .iter()
+                    .position(|s| s.action == "touch")
+                    .unwrap_or(0);
                 Ok(self
-                    .wait(step, &what, |w, r| *w == Who::Mapper(mapper) && *r == Report::Armed { page: host })?
+                    .wait(step, &what, |w, r| {
+                        *w == Who::Mapper(mapper) && *r == Report::Armed { page: host }
+                    })?
                     .map(|_| ()))
             }
-            &Act::Touched { step, mapper, page, outcome, hit } => {
-                self.await_touched(step, mapper, page, outcome, hit)
-            }
+            &Act::Touched {
+                step,
+                mapper,
+                page,
+                outcome,
+                hit,
+            } => self.await_touched(step, mapper, page, outcome, hit),
             &Act::Missing { step, mapper, page } => {
                 let host = l.host(page);
                 let what = format!("a MISSING event on page {page}");
                 match self.wait(step, &what, |w, r| {
-                    *w == Who::Mapper(mapper) && matches!(r, Report::Missing { page: p, .. } if *p == host)
+                    *w == Who::Mapper(mapper)
+                        && matches!(r, Report::Missing { page: p, .. } if *p == host)
                 })? {
                     Ok(_) => Ok(Ok(())),
                     Err(m) => Ok(Err(m)),
                 }
             }
-            Act::Observe { step, missing, sigbus } => {
+            Act::Observe {
+                step,
+                missing,
+                sigbus,
+            } => {
                 let step = *step;
                 let host = Host {
                     file: self.file,
@@ -306,10 +369,12 @@ impl Attempt<'_> {
                     missing: self.missing.clone(),
                     sigbus: self.sigbus.clone(),
                 };
-                Ok(match host.compare(&self.trace.steps[step], missing, sigbus)? {
-                    Some(m) => Err(m),
-                    None => Ok(()),
-                })
+                Ok(
+                    match host.compare(&self.trace.steps[step], missing, sigbus)? {
+                        Some(m) => Err(m),
+                        None => Ok(()),
+                    },
+                )
             }
         }
     }
@@ -327,19 +392,36 @@ impl Attempt<'_> {
         match (who, r) {
             (Who::Mapper(m), Report::Mapped { base }) => self.bases[m as usize] = Some(*base),
             (Who::Mapper(m), Report::Missing { .. }) => self.missing[m as usize] += 1,
-            (Who::Mapper(m), Report::Touched { result: Err(_), .. }) => self.sigbus[m as usize] += 1,
+            (Who::Mapper(m), Report::Touched { result: Err(_), .. }) => {
+                self.sigbus[m as usize] += 1
+            }
             _ => {}
         }
         match r {
-            Report::Returned { start_ns, end_ns, .. }
-            | Report::HandlerReturned { start_ns, end_ns, .. }
-            | Report::Touched { start_ns, end_ns, .. } => self.syscall_ns += end_ns - start_ns,
+            Report::Returned {
+                start_ns, end_ns, ..
+            }
+            | Report::HandlerReturned {
+                start_ns, end_ns, ..
+            }
+            | Report::Touched {
+                start_ns, end_ns, ..
+            } => self.syscall_ns += end_ns - start_ns,
             _ => {}
         }
-        if let (Who::Manager, Report::Returned { call, ret: Ok(()), .. }) = (who, r) {
+        if let (
+            Who::Manager,
+            Report::Returned {
+                call, ret: Ok(()), ..
+            },
+        ) = (who, r)
+        {
             self.padding_present = call == "fallocate";
             if call == "punch_hole" {
-                self.punch = Some((self.shared.load(PUNCH_STARTED), self.shared.load(PUNCH_RETURNED)));
+                self.punch = Some((
+                    self.shared.load(PUNCH_STARTED),
+                    self.shared.load(PUNCH_RETURNED),
+                ));
             }
         }
     }
@@ -379,11 +461,18 @@ impl Attempt<'_> {
                     self.buffered.push((w, r));
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    let pending: Vec<String> = self.buffered.iter().map(|(w, r)| format!("{w:?}: {r:?}")).collect();
+                    let pending: Vec<String> = self
+                        .buffered
+                        .iter()
+                        .map(|(w, r)| format!("{w:?}: {r:?}"))
+                        .collect();
                     let host = if pending.is_empty() {
                         format!("nothing within {timeout:?}")
                     } else {
-                        format!("nothing within {timeout:?}; meanwhile {}", pending.join("; "))
+                        format!(
+                            "nothing within {timeout:?}; meanwhile {}",
+                            pending.join("; ")
+                        )
                     };
                     return Ok(Err(self.mismatch(step, "event", what.to_string(), host)));
                 }
@@ -394,7 +483,12 @@ impl Attempt<'_> {
         }
     }
 
-    fn await_return(&mut self, step: usize, thread: Thread, ret: &str) -> io::Result<Result<(), Mismatch>> {
+    fn await_return(
+        &mut self,
+        step: usize,
+        thread: Thread,
+        ret: &str,
+    ) -> io::Result<Result<(), Mismatch>> {
         let call = self.trace.steps[step].args.call.clone().unwrap_or_default();
         // Allocating (and zeroing) the whole file, padding included, takes a while.
         let slow = thread == Thread::Manager && call == "fallocate";
@@ -444,13 +538,17 @@ impl Attempt<'_> {
         let host_page = self.layout.host(page);
         let what = format!("mapper{mapper}'s touch of page {page} to end");
         let got = self.wait(step, &what, |w, r| {
-            *w == Who::Mapper(mapper) && matches!(r, Report::Touched { page: p, .. } if *p == host_page)
+            *w == Who::Mapper(mapper)
+                && matches!(r, Report::Touched { page: p, .. } if *p == host_page)
         })?;
         let r = match got {
             Ok(r) => r,
             Err(m) => return Ok(Err(m)),
         };
-        let Report::Touched { result, faulted, .. } = &r else {
+        let Report::Touched {
+            result, faulted, ..
+        } = &r
+        else {
             unreachable!("matched a touch")
         };
         let predicted = match outcome {
@@ -467,7 +565,12 @@ impl Attempt<'_> {
             Err(e) => e.clone(),
         };
         if *result != predicted {
-            return Ok(Err(self.mismatch(step, "touch result", show(&predicted), show(result))));
+            return Ok(Err(self.mismatch(
+                step,
+                "touch result",
+                show(&predicted),
+                show(result),
+            )));
         }
         if let Some(hit) = hit {
             if hit == *faulted && result.is_ok() {
@@ -482,12 +585,23 @@ impl Attempt<'_> {
     /// after the punch had been running for the delay and finished before the punch returned.
     fn window_hit(&self) -> Option<WindowHit> {
         let (start, end) = self.punch.or_else(|| {
-            let (s, e) = (self.shared.load(PUNCH_STARTED), self.shared.load(PUNCH_RETURNED));
+            let (s, e) = (
+                self.shared.load(PUNCH_STARTED),
+                self.shared.load(PUNCH_RETURNED),
+            );
             (s != 0 && e != 0).then_some((s, e))
         })?;
         let earliest = start + self.opts.window_delay_us * 1000;
         self.window_reports.iter().find_map(|(v, page, r)| {
-            let Report::Touched { result: Ok(w), faulted: true, hits_before, start_ns, end_ns, .. } = r else {
+            let Report::Touched {
+                result: Ok(w),
+                faulted: true,
+                hits_before,
+                start_ns,
+                end_ns,
+                ..
+            } = r
+            else {
                 return None;
             };
             let in_window = *w == v.word(*page) && *start_ns >= earliest && *end_ns <= end;

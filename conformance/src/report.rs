@@ -91,7 +91,11 @@ impl TraceReport {
             self.verdict.name(),
             self.achieved,
             self.attempts,
-            if self.violation_observed { ", VIOLATION OBSERVED" } else { "" }
+            if self.violation_observed {
+                ", VIOLATION OBSERVED"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(
             s,
@@ -165,7 +169,11 @@ impl HostReport {
                 t.attempts,
                 t.replay_us,
                 t.syscall_us,
-                if t.violation_observed { "  violation observed" } else { "" }
+                if t.violation_observed {
+                    "  violation observed"
+                } else {
+                    ""
+                }
             );
         }
         let _ = writeln!(s, "this host conforms to: {}", self.conforms_to.join(", "));

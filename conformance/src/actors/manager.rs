@@ -12,6 +12,7 @@ fn ret(r: io::Result<()>) -> Result<(), String> {
 
 /// The manager's loop; returns its exit code.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
+    let _ = rustix::thread::set_name(c"hp-manager");
     let Ok(read_end) = stream.try_clone() else {
         return 1;
     };

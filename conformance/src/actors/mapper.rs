@@ -4,8 +4,8 @@
 
 use crate::protocol::{send, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::sys::rusage::thread_faults;
-use crate::sys::touch::install_sigbus_fixup;
 use crate::sys::sched::{Pinned, RealTime};
+use crate::sys::touch::install_sigbus_fixup;
 use crate::sys::{error_name, now_ns, Event, Features, HugeFile, Mapping, SharedWords, Uffd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{channel, Receiver as Chan, RecvTimeoutError, Sender};
@@ -34,6 +34,7 @@ struct TouchJob {
 /// The mapper's loop; returns its exit code. Returning ends the process (`_exit`), threads
 /// blocked in a touch included.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32 {
+    let _ = rustix::thread::set_name(c"hp-mapper");
     install_sigbus_fixup();
     let (Ok(read_end), Ok(write_end)) = (stream.try_clone(), stream.try_clone()) else {
         return 1;
@@ -195,7 +196,13 @@ fn main_thread(m: &Mapping, jobs: &Chan<TouchJob>, out: &Out, shared: &SharedWor
 /// A touch aimed at the race window: wait until the punch has been running for `delay_us`
 /// (so `hugetlb_vmdelete_list` is done and the removal loop is still in the padding), then
 /// touch once. One touch only: a second one after the removal would block in userfaultfd.
-fn window_touch(m: &Mapping, page: usize, write: Option<u64>, w: Window, shared: &SharedWords) -> Report {
+fn window_touch(
+    m: &Mapping,
+    page: usize,
+    write: Option<u64>,
+    w: Window,
+    shared: &SharedWords,
+) -> Report {
     let deadline = now_ns() + w.timeout_ms * 1_000_000;
     let started = loop {
         let t = shared.load(PUNCH_STARTED);
@@ -212,7 +219,14 @@ fn window_touch(m: &Mapping, page: usize, write: Option<u64>, w: Window, shared:
         return Report::WindowMissed { page, late_us };
     }
     let (result, faulted, start_ns, end_ns) = touch_once(m, page, write);
-    Report::Touched { page, result, faulted, hits_before: 0, start_ns, end_ns }
+    Report::Touched {
+        page,
+        result,
+        faulted,
+        hits_before: 0,
+        start_ns,
+        end_ns,
+    }
 }
 
 /// The handler thread: report each MISSING event, run the ioctls the driver sends.
@@ -223,7 +237,11 @@ fn handler_thread(uffd: &Uffd, m: &Mapping, cmds: &Chan<MapperCmd>, out: &Out) {
             Ok(Some(Event::Pagefault { addr, write })) => {
                 report(
                     out,
-                    &Report::Missing { page: page_of(addr), write, at_ns: now_ns() },
+                    &Report::Missing {
+                        page: page_of(addr),
+                        write,
+                        at_ns: now_ns(),
+                    },
                 );
             }
             Ok(_) => {}

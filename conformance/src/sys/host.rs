@@ -6,6 +6,7 @@
 use std::io;
 use std::sync::Mutex;
 
+use super::janitor::Janitor;
 use super::uffd::{open_userfaultfd, Source};
 
 const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
@@ -117,17 +118,23 @@ pub fn require_free_huge_pages(n: u64) -> Result<(), String> {
 struct PoolState {
     holders: usize,
     restore_to: u64,
+    /// Puts the pool back if this process dies without dropping its reservations.
+    janitor: Option<Janitor>,
 }
 
 static POOL: Mutex<PoolState> = Mutex::new(PoolState {
     holders: 0,
     restore_to: 0,
+    janitor: None,
 });
 
 /// A raised huge page pool: while any `PoolReservation` lives, `nr_hugepages` was raised (if
 /// needed) so that the requested pages were free; when the last one in the process is dropped,
 /// `nr_hugepages` goes back to what it was before the first. Reservations in one process share
 /// one lock, so concurrent tests compose. Needs root.
+///
+/// If the process is killed (SIGKILL included) before the last reservation is dropped, a
+/// janitor process forked with the first one puts `nr_hugepages` back.
 ///
 /// Putting `nr_hugepages` back below the pages in use is safe: the kernel turns the excess into
 /// surplus pages and frees them as they are released. A change made by another process while a
@@ -163,11 +170,15 @@ impl PoolReservation {
                     ),
                 ));
             }
+            if state.janitor.is_none() {
+                state.janitor = Some(Janitor::spawn(state.restore_to)?);
+            }
             write_nr_hugepages(before + extra)?;
             let after = HugePool::read()?;
             if after.available() < n_free {
                 if state.holders == 0 {
                     write_nr_hugepages(state.restore_to)?;
+                    drop(state.janitor.take());
                 }
                 return Err(io::Error::new(
                     io::ErrorKind::OutOfMemory,
@@ -200,6 +211,9 @@ impl Drop for PoolReservation {
             if let Err(e) = write_nr_hugepages(state.restore_to) {
                 eprintln!("hugepunch: could not restore nr_hugepages: {e}");
             }
+        }
+        if state.holders == 0 {
+            drop(state.janitor.take());
         }
     }
 }

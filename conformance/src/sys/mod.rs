@@ -16,6 +16,7 @@
 pub mod errno;
 pub mod host;
 pub mod hugefile;
+pub mod janitor;
 pub mod mapping;
 pub mod pagemap;
 pub mod process;

@@ -61,7 +61,9 @@ impl Pinned {
     /// last one (0: the last allowed CPU, 1: the one before...). `Err` leaves it as it was.
     pub fn to_cpu_from_last(nth: usize) -> io::Result<Pinned> {
         let old = rustix::thread::sched_getaffinity(None)?;
-        let allowed: Vec<usize> = (0..rustix::thread::CpuSet::MAX_CPU).filter(|&c| old.is_set(c)).collect();
+        let allowed: Vec<usize> = (0..rustix::thread::CpuSet::MAX_CPU)
+            .filter(|&c| old.is_set(c))
+            .collect();
         let cpu = allowed[allowed.len() - 1 - nth % allowed.len()];
         let mut one = rustix::thread::CpuSet::new();
         one.set(cpu);
