@@ -204,7 +204,7 @@ fn main() {
             let bad = dir.join("bad.json");
             std::fs::write(&bad, "{\"meta\": {\"format\": 99}").map_err(|e| e.to_string())?;
             let before = host_state();
-            let err = load_all(&[bad.clone()])
+            let err = load_all(std::slice::from_ref(&bad))
                 .err()
                 .ok_or("a truncated trace must not load")?;
             let _ = std::fs::remove_dir_all(&dir);

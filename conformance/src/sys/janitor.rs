@@ -20,10 +20,13 @@ impl Janitor {
     pub fn spawn(restore_to: u64) -> io::Result<Janitor> {
         let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let text = format!("{restore_to}\n");
-        // SAFETY: the child only calls async-signal-safe functions (setsid, close_range, read,
-        // open, write, _exit) on memory prepared before the fork.
-        match unsafe { libc::fork() } {
+        // SAFETY: fork has no preconditions; what the child may do is below.
+        let pid = unsafe { libc::fork() };
+        match pid {
             -1 => Err(io::Error::last_os_error()),
+            // SAFETY: we are the freshly forked child; it only calls async-signal-safe
+            // functions (setsid, prctl, close_range, read, open, write, _exit) on memory
+            // prepared before the fork, and never returns.
             0 => unsafe { janitor_main(read_end.as_raw_fd(), text.as_bytes()) },
             pid => {
                 drop(read_end);
