@@ -83,10 +83,11 @@ pub fn discoveries(model: &HugeModel) -> BTreeMap<&'static str, Discovery> {
 }
 
 /// Extends a discovery until the system calls and touches already in the kernel have
-/// finished: kernel steps, returns and touch results are delivered (the first enabled one, in
-/// Stateright's action order), but nothing new starts (no syscall enters the kernel, no touch is
-/// chosen, no MISSING event is read). A replay can then compare the host with the model at a
-/// point where nothing is half done, except faults asleep in `handle_userfault`.
+/// finished: kernel steps, returns, touch results and MISSING events are delivered (the first
+/// enabled one, in Stateright's action order), but nothing new starts (no syscall enters the
+/// kernel, no touch is chosen). A replay can then compare the host with the model at a point
+/// where nothing is half done, except faults asleep in `handle_userfault` whose event the
+/// handler has read.
 pub fn complete_in_flight(model: &HugeModel, path: Discovery) -> Discovery {
     use spec::msg::Msg;
     use stateright::actor::ActorModelAction::Deliver;
@@ -99,7 +100,11 @@ pub fn complete_in_flight(model: &HugeModel, path: Discovery) -> Discovery {
             let finishing = matches!(
                 &a,
                 Deliver {
-                    msg: Msg::Step(..) | Msg::Return(..) | Msg::Touched { .. } | Msg::Sigbus { .. },
+                    msg: Msg::Step(..)
+                        | Msg::Return(..)
+                        | Msg::Touched { .. }
+                        | Msg::Sigbus { .. }
+                        | Msg::UffdMissing { .. },
                     ..
                 }
             );

@@ -455,6 +455,15 @@ impl Attempt<'_> {
                     if let Report::Failed { what } = &r {
                         return Err(io::Error::other(format!("{w:?} failed: {what}")));
                     }
+                    if let Report::WindowMissed { late_us, .. } = &r {
+                        let host = format!("the window touch ran {late_us} us after the punch started, once it had returned");
+                        return Ok(Err(self.mismatch(
+                            step,
+                            "race window",
+                            "a touch inside the punch".into(),
+                            host,
+                        )));
+                    }
                     if want(&w, &r) {
                         return Ok(Ok(r));
                     }

@@ -1,0 +1,140 @@
+//! The replay plans of a few corpus traces: what the driver starts, waits for and compares,
+//! in which order. No host needed.
+
+use conformance::plan::{plan, window_touches, Act, Call, Thread};
+use std::path::Path;
+use traces::Trace;
+
+fn load(name: &str) -> Trace {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../traces/corpus")
+        .join(name);
+    traces::load(p).unwrap()
+}
+
+fn position(acts: &[Act], f: impl Fn(&Act) -> bool) -> usize {
+    acts.iter().position(f).expect("act in plan")
+}
+
+#[test]
+fn the_leak_aims_a_touch_at_the_race_window() {
+    let t = load("v4_4.hole_freed_on_return.counterexample.json");
+    assert_eq!(window_touches(&t).len(), 1);
+    let p = plan(&t);
+    assert_eq!(p.raced, Some(0));
+    let touch = position(&p.acts, |a| {
+        matches!(
+            a,
+            Act::Touch {
+                window: true,
+                page: 0,
+                ..
+            }
+        )
+    });
+    let punch = position(&p.acts, |a| {
+        matches!(
+            a,
+            Act::Start {
+                call: Call::Punch { .. },
+                ..
+            }
+        )
+    });
+    assert!(
+        touch < punch,
+        "the window touch is armed before the punch starts: {:#?}",
+        p.acts
+    );
+    // The mapper's setup moves ahead of the punch with its touch.
+    let mmap = position(&p.acts, |a| {
+        matches!(
+            a,
+            Act::Start {
+                call: Call::Mmap,
+                ..
+            }
+        )
+    });
+    assert!(mmap < punch);
+    // After everything returned, the host is compared with the leak: page 0 still there.
+    let last = p.acts.last().unwrap();
+    let Act::Observe { step, .. } = last else {
+        panic!("ends with an observation: {last:?}")
+    };
+    assert_eq!(t.steps[*step].observed.file_pages(), 2);
+}
+
+#[test]
+fn a_missing_event_is_waited_for_where_the_fault_raised_it() {
+    let t = load("v4_5.hole_touch_missing.witness.json");
+    assert!(window_touches(&t).is_empty());
+    let p = plan(&t);
+    let missing = position(&p.acts, |a| {
+        matches!(
+            a,
+            Act::Missing {
+                mapper: 0,
+                page: 0,
+                ..
+            }
+        )
+    });
+    let Act::Observe {
+        missing: counts, ..
+    } = p.acts.last().unwrap()
+    else {
+        panic!(
+            "the trace ends with a touch asleep in handle_userfault, still compared: {:#?}",
+            p.acts
+        )
+    };
+    assert_eq!(counts, &vec![1, 0]);
+    assert!(missing < p.acts.len() - 1);
+}
+
+#[test]
+fn reuse_happens_after_the_missing_event_and_before_the_copy() {
+    let t = load("v4_5.reuse_copy.uffd_copy_eexist.witness.json");
+    let p = plan(&t);
+    let missing = position(&p.acts, |a| matches!(a, Act::Missing { .. }));
+    let reuse = position(&p.acts, |a| {
+        matches!(
+            a,
+            Act::Start {
+                call: Call::Fallocate { .. },
+                ..
+            }
+        )
+    });
+    let copy = position(&p.acts, |a| {
+        matches!(
+            a,
+            Act::Start {
+                call: Call::Copy { .. },
+                ..
+            }
+        )
+    });
+    let eexist = position(
+        &p.acts,
+        |a| matches!(a, Act::Return { thread: Thread::Handler(0), ret, .. } if ret == "EEXIST"),
+    );
+    assert!(missing < reuse, "{:#?}", p.acts);
+    assert!(reuse < copy && copy < eexist, "{:#?}", p.acts);
+    // The reuse's allocation is waited for before the copy starts.
+    let allocated = p.acts[reuse..copy].iter().any(|a| {
+        matches!(
+            a,
+            Act::Return {
+                thread: Thread::Manager,
+                ..
+            }
+        )
+    });
+    assert!(
+        allocated,
+        "the copy must find the page the reuse allocated: {:#?}",
+        p.acts
+    );
+}
