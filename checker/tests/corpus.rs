@@ -28,7 +28,11 @@ fn checked_in_corpus_is_what_the_model_generates() {
         let want = to_json(t);
         let have = std::fs::read_to_string(dir.join(name)).unwrap();
         if want != have {
-            let line = want.lines().zip(have.lines()).position(|(a, b)| a != b).unwrap_or(0);
+            let line = want
+                .lines()
+                .zip(have.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
             panic!(
                 "traces/corpus/{name} differs from the regenerated trace at line {}:\n  generated: {}\n  on disk:   {}\n\
                  regenerate with `cargo run --release -p checker -- traces --readme traces/README.md`",
@@ -67,9 +71,11 @@ fn every_discovery_of_every_variant_is_in_the_corpus() {
         let found = checker::shortest::discoveries(&cfg.into_model());
         for id in found.keys() {
             assert!(
-                entries.iter().any(|(n, t)| n.starts_with(&format!("{}.", v.name()))
-                    && t.meta.property == *id
-                    && t.meta.config.mappers == spec::ModelCfg::default().mappers),
+                entries
+                    .iter()
+                    .any(|(n, t)| n.starts_with(&format!("{}.", v.name()))
+                        && t.meta.property == *id
+                        && t.meta.config.mappers == spec::ModelCfg::default().mappers),
                 "{v}: no trace for {id}"
             );
         }

@@ -166,28 +166,28 @@ fn kernel_steps(t: &Trace, thread: &str, from: usize, to: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Where an operation of `thread` named at `from` and completed at `to` starts and is done.
+/// Where an operation of `thread` named at `from` and completed at `to` starts and is done:
+/// at its first and its last kernel step that change what a host can see, or, if none does,
+/// at its last kernel step (a MISSING event raised, an `EEXIST`), or at the step that names it.
 fn span(t: &Trace, thread: &str, from: usize, to: Option<usize>) -> (usize, Option<usize>) {
     let end = to.unwrap_or(t.steps.len());
     let ks = kernel_steps(t, thread, from, end);
-    let start = ks.first().copied().unwrap_or(from);
-    let done = to.map(|to| {
-        ks.iter()
-            .rev()
-            .find(|&&k| changes(t, k))
-            .or(ks.first())
-            .copied()
-            .unwrap_or(to)
-    });
-    (start, done)
+    let changing: Vec<usize> = ks.iter().copied().filter(|&k| changes(t, k)).collect();
+    let (start, done) = match (changing.first(), changing.last(), ks.last()) {
+        (Some(&a), Some(&b), _) => (a, b),
+        (_, _, Some(&k)) => (k, k),
+        _ => (from, to.unwrap_or(from)),
+    };
+    (start, to.map(|_| done))
 }
 
 /// Builds the plan of a (validated) trace.
 ///
-/// Each operation starts at its first kernel step and is waited for at the last kernel step
-/// where it changes what a host can see: the host cannot hold a system call between two of its
-/// kernel steps, but it can start it late and wait for it early, which keeps every other
-/// thread's operations on the side of it the trace puts them. Where nothing is in flight, the
+/// Each operation starts at its first kernel step that changes what a host can see and is
+/// waited for at its last: the host cannot hold a system call between two of its kernel steps,
+/// but it can start it as late and wait for it as early as that, which keeps every other
+/// thread's operations on the side of it the trace puts them (steps nobody can see, lock
+/// acquisitions, checks, may run at another time on the host). Where nothing is in flight, the
 /// host is compared with the prediction.
 pub fn plan(t: &Trace) -> Plan {
     let windows = window_touches(t);
@@ -255,11 +255,16 @@ pub fn plan(t: &Trace) -> Plan {
                     .find(|&j| t.steps[j].thread == s.thread && t.steps[j].action == "mmu");
                 let hit = mmu.and_then(|j| t.steps[j].args.hit);
                 let from = mmu.unwrap_or(i);
+                // A fault acts in hugetlb_no_page (maps, allocates, raises MISSING or SIGBUS);
+                // what comes before it are locks and checks.
+                let acts_at = kernel_steps(t, &s.thread, from, end.unwrap_or(t.steps.len()))
+                    .into_iter()
+                    .find(|&k| t.steps[k].action == "hugetlb_no_page");
                 let (start, done) = match hit {
                     Some(true) => (from, end.map(|_| from)),
                     _ => {
-                        let (_, done) = span(t, &s.thread, from, end);
-                        (from, done)
+                        let (start, done) = span(t, &s.thread, from, end);
+                        (acts_at.unwrap_or(start).min(start), done)
                     }
                 };
                 let window = windows.contains(&(i, page));
@@ -390,7 +395,8 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
 }
 
 /// Moves each window touch, with the setup its mapper does between the punch call and the
-/// touch (mmap, register and their returns), to just before the punch call. They do not
+/// touch (mmap, register and their returns), to just before the punch call, and the wait for
+/// its result to after it. They do not
 /// depend on the punch, and the touch then waits on the host for the punch to start, so it
 /// can aim at the window however short the padding makes it; the round trips of a setup
 /// made during the punch would eat the window.
@@ -406,19 +412,34 @@ fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
     };
     let punch = acts.iter().position(is_punch);
     let Some(mut punch) = punch else { return };
-    let windows: Vec<(usize, u8)> = acts
+    let windows: Vec<u8> = acts
         .iter()
-        .enumerate()
-        .filter_map(|(i, (_, a))| match a {
+        .filter_map(|(_, a)| match a {
             Act::Touch {
                 mapper,
                 window: true,
                 ..
-            } if i > punch => Some((i, *mapper)),
+            } => Some(*mapper),
             _ => None,
         })
         .collect();
-    for (w, m) in windows {
+    for m in windows {
+        let w = acts
+            .iter()
+            .position(|(_, a)| matches!(a, Act::Touch { mapper, window: true, .. } if *mapper == m))
+            .expect("the window touch");
+        if w < punch {
+            // Already before the punch: only its wait may need to move.
+            let early_wait = acts[..punch]
+                .iter()
+                .position(|(_, a)| matches!(a, Act::Touched { mapper, .. } if *mapper == m));
+            if let Some(i) = early_wait {
+                let (_, a) = acts.remove(i);
+                punch -= 1;
+                acts.insert(punch + 1, (acts[punch].0, a));
+            }
+            continue;
+        }
         let moving: Vec<usize> = (punch + 1..=w)
             .filter(|&i| match &acts[i].1 {
                 Act::Start {
@@ -440,6 +461,16 @@ fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
             acts.insert(punch + k, (punch_pos, a));
         }
         punch = acts.iter().position(is_punch).expect("still there");
+        // The touch waits on the host for the punch to start: its result cannot be waited
+        // for before the punch is started.
+        let early_wait = acts[..punch]
+            .iter()
+            .position(|(_, a)| matches!(a, Act::Touched { mapper, .. } if *mapper == m));
+        if let Some(i) = early_wait {
+            let (_, a) = acts.remove(i);
+            punch -= 1;
+            acts.insert(punch + 1, (acts[punch].0, a));
+        }
     }
 }
 

@@ -138,3 +138,12 @@ fn reuse_happens_after_the_missing_event_and_before_the_copy() {
         p.acts
     );
 }
+
+#[test]
+#[ignore]
+fn show() {
+    let t = load(&std::env::var("TRACE").unwrap());
+    for a in plan(&t).acts {
+        eprintln!("{a:?}");
+    }
+}

@@ -122,13 +122,18 @@ pub enum UffdPolicy {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mutation {
-    /// `remove_inode_hugepages` neither skips nor unmaps a mapped page: it frees it anyway.
+    /// `remove_inode_hugepages` does not unmap a mapped page again before freeing it (the 4.5
+    /// fix taken out of the fixed variants; 4.4 and `hole_marker` still skip the page).
     NoReunmap,
     /// `hugetlb_fault` does not take the fault mutex.
     FaultWithoutMutex,
-    /// `hugetlb_unmap_file_folio` gives up on a VMA it cannot trylock instead of retrying.
+    /// `hugetlb_unmap_file_folio` gives up on a VMA it cannot trylock instead of retrying
+    /// (v6_1; it only matters when a mapper faults one page while another of its pages is being
+    /// removed, so it needs a mapper with two touches).
     NoVmaLockRetry,
-    /// `hugetlb_vmdelete_list` is skipped altogether: only the removal loop unmaps.
+    /// `hugetlb_vmdelete_list` is skipped altogether: only the removal loop unmaps. No
+    /// property catches it in the fixed variants: the unmap under the fault mutex suffices for
+    /// shared mappings (the first pass also serves private COW copies, not modelled).
     NoVmdelete,
 }
 

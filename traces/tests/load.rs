@@ -13,7 +13,10 @@ fn corpus() -> Vec<(PathBuf, String)> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap())).collect()
+    files
+        .into_iter()
+        .map(|p| (p.clone(), std::fs::read_to_string(&p).unwrap()))
+        .collect()
 }
 
 fn leak() -> String {
@@ -45,7 +48,10 @@ fn truncated_file_names_the_file() {
 #[test]
 fn wrong_json_type() {
     let e = err("[]");
-    assert!(e.message.contains("expected struct Trace") || e.message.contains("invalid type"), "{e}");
+    assert!(
+        e.message.contains("expected struct Trace") || e.message.contains("invalid type"),
+        "{e}"
+    );
     let e = err(r#"{"meta": 1, "steps": []}"#);
     assert_eq!(e.field, "meta", "{e}");
 }
@@ -60,7 +66,11 @@ fn unknown_version() {
 
 #[test]
 fn unknown_action_names_step_and_field() {
-    let text = leak().replacen("\"action\": \"hugetlb_no_page\"", "\"action\": \"hugetlb_no_pages\"", 1);
+    let text = leak().replacen(
+        "\"action\": \"hugetlb_no_page\"",
+        "\"action\": \"hugetlb_no_pages\"",
+        1,
+    );
     let e = err(&text);
     assert_eq!(e.field, "steps[18].action", "{e}");
     assert_eq!(e.step, Some(18));
@@ -71,14 +81,21 @@ fn unknown_action_names_step_and_field() {
 fn step_out_of_order() {
     let text = leak().replacen("\"index\": 5,", "\"index\": 6,", 1);
     let e = err(&text);
-    assert_eq!((e.field.as_str(), e.step), ("steps[5].index", Some(5)), "{e}");
+    assert_eq!(
+        (e.field.as_str(), e.step),
+        ("steps[5].index", Some(5)),
+        "{e}"
+    );
 }
 
 #[test]
 fn wrong_field_type_in_a_step() {
     let text = leak().replacen("\"page\": 0", "\"page\": \"zero\"", 1);
     let e = err(&text);
-    assert!(e.field.starts_with("steps[") && e.field.ends_with("args.page"), "{e}");
+    assert!(
+        e.field.starts_with("steps[") && e.field.ends_with("args.page"),
+        "{e}"
+    );
     assert!(e.step.is_some(), "{e}");
 }
 
@@ -93,7 +110,12 @@ fn missing_argument() {
 fn values_round_trip_through_words() {
     use traces::Value;
     for page in 0..8 {
-        for v in [Value::Zero, Value::Marker, Value::Fill(1), Value::Written(2)] {
+        for v in [
+            Value::Zero,
+            Value::Marker,
+            Value::Fill(1),
+            Value::Written(2),
+        ] {
             assert_eq!(Value::from_word(v.word(page), page), Some(v));
         }
     }
@@ -113,7 +135,11 @@ fn mutate(text: &str, kind: u8, at: usize, byte: u8) -> String {
             let s = String::from_utf8_lossy(&b[..at]).into_owned();
             let rest = String::from_utf8_lossy(&b[at..]).into_owned();
             let cut = rest.find([',', '}', ']']).unwrap_or(rest.len());
-            return format!("{s}{}{}", tokens[byte as usize % tokens.len()], &rest[cut..]);
+            return format!(
+                "{s}{}{}",
+                tokens[byte as usize % tokens.len()],
+                &rest[cut..]
+            );
         }
     }
     String::from_utf8_lossy(&b).into_owned()

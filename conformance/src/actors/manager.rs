@@ -2,6 +2,7 @@
 
 use crate::protocol::{send, ManagerCmd, Receiver, Report, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::sys::sched::{Pinned, RealTime};
+use crate::sys::wake::set_thread_name;
 use crate::sys::{error_name, now_ns, HugeFile, Mapping, SharedWords};
 use std::io;
 use std::os::unix::net::UnixStream;
@@ -12,7 +13,7 @@ fn ret(r: io::Result<()>) -> Result<(), String> {
 
 /// The manager's loop; returns its exit code.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
-    let _ = rustix::thread::set_name(c"hp-manager");
+    set_thread_name(c"hp-manager");
     let Ok(read_end) = stream.try_clone() else {
         return 1;
     };

@@ -6,9 +6,12 @@ use crate::protocol::{send, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED,
 use crate::sys::rusage::thread_faults;
 use crate::sys::sched::{Pinned, RealTime};
 use crate::sys::touch::install_sigbus_fixup;
-use crate::sys::{error_name, now_ns, Event, Features, HugeFile, Mapping, SharedWords, Uffd};
+use crate::sys::wake::{set_thread_name, WakePipe};
+use crate::sys::{
+    errno_name, error_name, now_ns, Event, Features, HugeFile, Mapping, SharedWords, Uffd,
+};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{channel, Receiver as Chan, RecvTimeoutError, Sender};
+use std::sync::mpsc::{channel, Receiver as Chan, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,7 +37,7 @@ struct TouchJob {
 /// The mapper's loop; returns its exit code. Returning ends the process (`_exit`), threads
 /// blocked in a touch included.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32 {
-    let _ = rustix::thread::set_name(c"hp-mapper");
+    set_thread_name(c"hp-mapper");
     install_sigbus_fixup();
     let (Ok(read_end), Ok(write_end)) = (stream.try_clone(), stream.try_clone()) else {
         return 1;
@@ -43,7 +46,7 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
     let mut rx = Receiver::new(read_end);
     let mut mapping: Option<Arc<Mapping>> = None;
     let mut toucher: Option<Sender<TouchJob>> = None;
-    let mut handler: Option<Sender<MapperCmd>> = None;
+    let mut handler: Option<(Sender<MapperCmd>, Arc<WakePipe>)> = None;
     while let Ok(Some(cmd)) = rx.recv::<MapperCmd>() {
         match cmd {
             MapperCmd::Mmap { pages } => {
@@ -93,8 +96,10 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
                 if let Ok(uffd) = r {
                     let (tx, cmds) = channel();
                     let o = out.clone();
-                    std::thread::spawn(move || handler_thread(&uffd, &m, &cmds, &o));
-                    handler = Some(tx);
+                    let wake = Arc::new(WakePipe::new().expect("a pipe"));
+                    let w = wake.clone();
+                    std::thread::spawn(move || handler_thread(&uffd, &m, &cmds, &w, &o));
+                    handler = Some((tx, wake));
                 }
                 report(
                     &out,
@@ -126,8 +131,9 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
                 ),
             },
             cmd @ (MapperCmd::Copy { .. } | MapperCmd::Wake { .. }) => match &handler {
-                Some(h) => {
+                Some((h, wake)) => {
                     let _ = h.send(cmd);
+                    wake.wake();
                 }
                 None => report(
                     &out,
@@ -229,60 +235,78 @@ fn window_touch(
     }
 }
 
-/// The handler thread: report each MISSING event, run the ioctls the driver sends.
-fn handler_thread(uffd: &Uffd, m: &Mapping, cmds: &Chan<MapperCmd>, out: &Out) {
+/// The handler thread: report each MISSING event, run the ioctls the driver sends. It sleeps
+/// in `poll` on the userfaultfd and on its wake-up pipe at once, so neither waits on the other.
+fn handler_thread(uffd: &Uffd, m: &Mapping, cmds: &Chan<MapperCmd>, wake: &WakePipe, out: &Out) {
     let page_of = |addr: usize| (addr - m.page_addr(0)) / m.page_size();
     loop {
-        match uffd.read_event(Duration::from_millis(1)) {
-            Ok(Some(Event::Pagefault { addr, write })) => {
+        let (event, command) = match uffd.wait_with(wake.waiter()) {
+            Ok(r) => r,
+            Err(e) => {
                 report(
+                    out,
+                    &Report::Failed {
+                        what: e.to_string(),
+                    },
+                );
+                return;
+            }
+        };
+        if event {
+            match uffd.read_event(Duration::ZERO) {
+                Ok(Some(Event::Pagefault { addr, write })) => report(
                     out,
                     &Report::Missing {
                         page: page_of(addr),
                         write,
                         at_ns: now_ns(),
                     },
-                );
+                ),
+                Ok(_) => {}
+                Err(e) => report(
+                    out,
+                    &Report::Failed {
+                        what: format!("read(uffd): {e}"),
+                    },
+                ),
             }
-            Ok(_) => {}
-            Err(e) => report(
-                out,
-                &Report::Failed {
-                    what: format!("read(uffd): {e}"),
-                },
-            ),
         }
-        let cmd = match cmds.recv_timeout(Duration::from_millis(1)) {
-            Ok(c) => c,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let start_ns = now_ns();
-        let (call, ret) = match cmd {
-            MapperCmd::Copy { page, word } => {
-                let mut src = vec![0u8; m.page_size()];
-                src[..8].copy_from_slice(&word.to_ne_bytes());
-                let r = uffd.copy(m.page_addr(page), &src);
-                (
-                    "uffdio_copy",
-                    r.map(|_| ())
-                        .map_err(|e| crate::sys::errno_name(e.raw_os_error()).to_string()),
-                )
-            }
-            MapperCmd::Wake { page } => (
-                "uffdio_wake",
-                io_ret(uffd.wake(m.page_addr(page), m.page_size())),
-            ),
-            _ => continue,
-        };
-        report(
-            out,
-            &Report::HandlerReturned {
-                call: call.into(),
-                ret,
-                start_ns,
-                end_ns: now_ns(),
-            },
-        );
+        if !command {
+            continue;
+        }
+        wake.drain();
+        loop {
+            let cmd = match cmds.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return,
+            };
+            let start_ns = now_ns();
+            let (call, ret) = match cmd {
+                MapperCmd::Copy { page, word } => {
+                    let mut src = vec![0u8; m.page_size()];
+                    src[..8].copy_from_slice(&word.to_ne_bytes());
+                    let r = uffd.copy(m.page_addr(page), &src);
+                    let ret = r
+                        .map(|_| ())
+                        .map_err(|e| errno_name(e.raw_os_error()).to_string());
+                    ("uffdio_copy", ret)
+                }
+                MapperCmd::Wake { page } => (
+                    "uffdio_wake",
+                    io_ret(uffd.wake(m.page_addr(page), m.page_size())),
+                ),
+                _ => continue,
+            };
+            report(
+                out,
+                &Report::HandlerReturned {
+                    call: call.into(),
+                    ret,
+                    start_ns,
+                    end_ns: now_ns(),
+                },
+            );
+        }
     }
 }

@@ -25,6 +25,7 @@ pub mod sched;
 pub mod shared;
 pub mod touch;
 pub mod uffd;
+pub mod wake;
 
 pub use errno::{errno_name, error_name};
 pub use host::require_free_huge_pages;

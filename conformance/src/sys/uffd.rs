@@ -227,6 +227,19 @@ impl Uffd {
             .map_err(|e| with_context(e, "UFFDIO_WAKE"))
     }
 
+    /// Waits until this userfaultfd or `other` is readable; says which: `(uffd, other)`.
+    pub fn wait_with(&self, other: BorrowedFd<'_>) -> io::Result<(bool, bool)> {
+        let mut fds = [
+            PollFd::new(&self.fd, PollFlags::IN),
+            PollFd::from_borrowed_fd(other, PollFlags::IN),
+        ];
+        match rustix::event::poll(&mut fds, None) {
+            Ok(_) => Ok((!fds[0].revents().is_empty(), !fds[1].revents().is_empty())),
+            Err(Errno::INTR) => Ok((false, false)),
+            Err(e) => Err(with_context(e, "poll(userfaultfd)")),
+        }
+    }
+
     /// Waits up to `timeout` for one event: `Ok(None)` on timeout.
     pub fn read_event(&self, timeout: Duration) -> io::Result<Option<Event>> {
         let ts = Timespec {

@@ -1,0 +1,237 @@
+//! Spec honesty: deliberate bugs (`ModelCfg::mutation`) must be caught by the safety
+//! properties, which hold on the same configuration without the bug. A property that no
+//! mutant can violate would be a property that checks nothing.
+
+use spec::kernel::Step;
+use spec::properties::{kernel, HugeModel, HugeState};
+use spec::{ModelCfg, Mutation, Variant, Verdict, PROPERTIES};
+use stateright::{Checker, Expectation, Model};
+use std::collections::BTreeSet;
+
+/// The variants with the 4.5 re-unmap, where every safety property holds.
+const FIXED: [Variant; 4] = [
+    Variant::V4_5,
+    Variant::HoleMarkerFixed,
+    Variant::V5_7,
+    Variant::V6_1,
+];
+
+/// The safety (always) and liveness (eventually) properties.
+fn safety_ids() -> BTreeSet<&'static str> {
+    PROPERTIES
+        .iter()
+        .filter(|p| p.expectation != Expectation::Sometimes)
+        .map(|p| p.id)
+        .collect()
+}
+
+/// An exhaustive breadth-first search (no symmetry reduction, so no assumption about the
+/// mutant): the safety and liveness properties with a counterexample, each with its
+/// counterexample's last state, and the unique state count.
+struct Outcome {
+    violated: Vec<(&'static str, HugeState)>,
+    reached: BTreeSet<&'static str>,
+    unique: usize,
+}
+
+impl Outcome {
+    fn violated_ids(&self) -> BTreeSet<&'static str> {
+        self.violated.iter().map(|(id, _)| *id).collect()
+    }
+
+    fn last_state(&self, id: &str) -> &HugeState {
+        &self
+            .violated
+            .iter()
+            .find(|(i, _)| *i == id)
+            .unwrap_or_else(|| panic!("no counterexample of {id}"))
+            .1
+    }
+}
+
+fn check(model: HugeModel) -> Outcome {
+    let c = model.checker().spawn_bfs().join();
+    assert!(c.is_done());
+    let mut violated = Vec::new();
+    let mut reached = BTreeSet::new();
+    for p in c.model().properties() {
+        let id = spec::properties::by_sentence(p.name).map_or(p.name, |q| q.id);
+        let Some(path) = c.discovery(p.name) else {
+            continue;
+        };
+        match Verdict::of(&p.expectation, true) {
+            Verdict::Violated => violated.push((id, path.last_state().clone())),
+            _ => {
+                reached.insert(id);
+            }
+        }
+    }
+    Outcome {
+        violated,
+        reached,
+        unique: c.unique_state_count(),
+    }
+}
+
+fn with(cfg: &ModelCfg, m: Mutation) -> ModelCfg {
+    ModelCfg {
+        mutation: Some(m),
+        ..cfg.clone()
+    }
+}
+
+/// The three properties a page freed while still mapped violates: the PTE points at a page
+/// no longer in the page cache, the pool counts the page free while a PTE still uses it,
+/// and deleting a mapped page from the page cache is a kernel BUG.
+const MAPPED_PAGE_FREED: [&str; 3] = ["accounting", "no_bug_on", "no_stale_mapping"];
+
+/// Asserts that the mutant violates exactly `caught` (all of which hold without it).
+fn assert_caught(cfg: &ModelCfg, m: Mutation, caught: &[&str]) -> Outcome {
+    let v = cfg.variant;
+    let base = check(cfg.clone().into_model());
+    assert!(
+        base.violated.is_empty(),
+        "{v}: without {m:?} every safety property holds, not {:?}",
+        base.violated_ids()
+    );
+    let mutant = check(with(cfg, m).into_model());
+    let want: BTreeSet<_> = caught.iter().copied().collect();
+    assert_eq!(
+        mutant.violated_ids(),
+        want,
+        "{v} with {m:?}: the safety properties it violates"
+    );
+    assert!(want.is_subset(&safety_ids()));
+    mutant
+}
+
+/// `remove_inode_hugepages` frees a page that a fault mapped again after
+/// `hugetlb_vmdelete_list`: caught by `no_stale_mapping`, `accounting` and `no_bug_on` in
+/// every variant that has the re-unmap.
+#[test]
+fn no_reunmap_is_caught() {
+    for v in FIXED {
+        let cfg = ModelCfg::for_variant(v);
+        let mutant = assert_caught(&cfg, Mutation::NoReunmap, &MAPPED_PAGE_FREED);
+        // The page freed while mapped is one a fault mapped in the race window: nothing else
+        // is mapped in the hole once `hugetlb_vmdelete_list` ran (one touch per mapper, so no
+        // fault holds a vma_lock over an earlier mapping).
+        for id in MAPPED_PAGE_FREED {
+            assert!(
+                kernel(mutant.last_state(id)).ghost.race_window_fault,
+                "{v}: the counterexample of {id} goes through the race window"
+            );
+        }
+    }
+}
+
+/// `hugetlb_fault` without the fault mutex maps a page the removal loop is deleting: caught
+/// by the same three properties in every fixed variant (5.7's `i_mmap_rwsem` and 6.1's
+/// vma_lock do not stand in for the mutex).
+#[test]
+fn fault_without_mutex_is_caught() {
+    for v in FIXED {
+        let cfg = ModelCfg::for_variant(v);
+        let mutant = assert_caught(&cfg, Mutation::FaultWithoutMutex, &MAPPED_PAGE_FREED);
+        let k = kernel(mutant.last_state("no_bug_on"));
+        assert!(k.ghost.bug.is_some(), "{v}: the BUG_ON fired");
+    }
+}
+
+/// `hugetlb_unmap_file_folio` gives up on a VMA whose vma_lock it cannot trylock. It needs a
+/// mapper with two touches: one maps the hole page (in the race window, or before the punch
+/// while the other touch's fault holds the vma_lock through `hugetlb_vmdelete_list`), the
+/// other's fault holds the same VMA's vma_lock while the removal loop walks the VMAs.
+#[test]
+fn no_vma_lock_retry_is_caught() {
+    let cfg = ModelCfg {
+        mappers: 1,
+        touches: 2,
+        ..ModelCfg::for_variant(Variant::V6_1)
+    };
+    assert_caught(&cfg, Mutation::NoVmaLockRetry, &MAPPED_PAGE_FREED);
+
+    // With one touch per mapper the retry never runs: a mapper whose VMA maps the folio has
+    // finished its only fault and holds no vma_lock, and another mapper's fault on the same
+    // index waits for the fault mutex the punch holds before it takes its vma_lock. The
+    // mutant is then the same model, state for state.
+    let default = ModelCfg::for_variant(Variant::V6_1);
+    let base = check(default.clone().into_model());
+    let mutant = check(with(&default, Mutation::NoVmaLockRetry).into_model());
+    assert!(mutant.violated.is_empty());
+    assert_eq!(mutant.unique, base.unique);
+}
+
+/// Test-only witness: the removal loop finds a hole page still mapped and unmaps it, though
+/// no fault mapped a hole page in the race window.
+fn removal_unmaps_unraced_page(_: &HugeModel, s: &HugeState) -> bool {
+    let k = kernel(s);
+    let unmapping = k.threads[0].is_some_and(|t| {
+        matches!(
+            t.pc,
+            Step::RemoveUnmapAgain | Step::RemoveUnmapAgainMutex | Step::HugetlbUnmapFileFolio
+        )
+    });
+    unmapping && !k.ghost.race_window_fault
+}
+const UNRACED: &str = "the removal loop unmaps a page no fault raced for";
+
+/// `hugetlb_vmdelete_list` skipped altogether. The model does not catch it: with the 4.5
+/// re-unmap, `remove_inode_hugepages` unmaps every mapped page of a shared mapping under the
+/// fault mutex before it deletes it, so the first unmap is redundant for these properties.
+/// (It is not redundant in the kernel: `hugetlb_vmdelete_list` also zaps private COW copies
+/// in `MAP_PRIVATE` mappings, which are not in the page cache, and the model has none.)
+#[test]
+fn no_vmdelete_is_not_caught_by_the_model() {
+    let d = ModelCfg::default;
+    let cfgs = |v| {
+        [
+            ModelCfg::for_variant(v),
+            ModelCfg {
+                variant: v,
+                mappers: 1,
+                touches: 2,
+                ..d()
+            },
+            ModelCfg {
+                variant: v,
+                pages: 3,
+                hole_start: 0,
+                hole_end: 2,
+                mappers: 1,
+                touches: 2,
+                fault_mutex_slots: 1,
+                ..d()
+            },
+        ]
+    };
+    // The extra witness: the removal loop now unmaps pages mapped before the punch, which
+    // without the mutation only a race-window fault leaves mapped (with one touch per mapper;
+    // with two, a 6.1 vmdelete that skipped a VMA leaves them too).
+    let model = |c: ModelCfg| {
+        c.into_model()
+            .property(Expectation::Sometimes, UNRACED, removal_unmaps_unraced_page)
+    };
+    for v in FIXED {
+        for (n, cfg) in cfgs(v).into_iter().enumerate() {
+            let base = check(model(cfg.clone()));
+            let mutant = check(model(with(&cfg, Mutation::NoVmdelete)));
+            assert!(base.violated.is_empty(), "{cfg:?}");
+            assert!(
+                mutant.violated.is_empty(),
+                "NoVmdelete is caught in {cfg:?} by {:?}",
+                mutant.violated_ids()
+            );
+            // The mutation does what it says.
+            assert!(mutant.reached.contains(UNRACED), "{cfg:?} with NoVmdelete");
+            if n == 0 {
+                assert!(!base.reached.contains(UNRACED), "{cfg:?}");
+            }
+            // 6.1's trylock-and-skip lives in hugetlb_vmdelete_list: gone with it.
+            if v == Variant::V6_1 {
+                assert!(base.reached.contains("vmdelete_skips_vma"));
+                assert!(!mutant.reached.contains("vmdelete_skips_vma"));
+            }
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! The verdict of every property in every kernel variant, written out as literal tables,
+//! checked three ways: against the model (breadth-first search, and depth-first search with
+//! symmetry reduction over mappers), and against the rules of `spec::verdict::expected`.
+//! The unique state count of each configuration is pinned too, so any change to the model's
+//! state space shows up here.
+//!
+//! Each table has one row per property (in `PROPERTIES` order) and one column per variant,
+//! in `Variant::ALL` order: v4_4, v4_5, hole_marker, hole_marker_fixed, v5_7, v6_1.
+
+use spec::properties::HugeModel;
+use spec::verdict::{self, Verdict};
+use spec::{ModelCfg, TouchArea, UffdPolicy, Variant, PROPERTIES};
+use stateright::{Checker, Expectation, Model};
+
+use Verdict::{Holds as H, Reached as R, Unreachable as U, Violated as V};
+
+/// One row per property, one column per variant (`Variant::ALL` order).
+type Table = [(&'static str, [Verdict; 6]); 13];
+
+// ---------------------------------------------------------------------------------------------
+// The tables.
+// ---------------------------------------------------------------------------------------------
+
+/// Default configuration: 2 pages, hole [0, 1), 2 mappers x 1 touch anywhere, uffd COPY,
+/// 2 fault mutex slots, hole reuse.
+///
+/// - The 2015 race: a fault maps the hole page between `hugetlb_vmdelete_list` and
+///   `remove_inode_hugepages`; v4_4 and hole_marker (the marker alone) skip the mapped page,
+///   so the hole is not freed and the other mapper's later touch of it goes uncaught.
+///   Every variant with the 4.5 re-unmap (v4_5, hole_marker_fixed, v5_7, v6_1) frees it.
+/// - The window is reachable in every variant: all of them drop `i_mmap_rwsem` between
+///   `hugetlb_vmdelete_list` and the removal loop.
+/// - Only the marker variants have a marker to wait on; only 6.1 has vma_locks to trylock.
+const DEFAULT: Table = [
+    ("hole_freed_on_return", [V, H, V, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [R, R, R, R, R, R]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R]),
+];
+
+/// Hash collisions (`fault_mutex_slots: 1`): both pages share one fault mutex. No path holds
+/// two fault mutexes at once, so sharing one only adds waiting (no deadlock), and the race
+/// needs only the hole page: the same verdicts as the default.
+const COLLISION: Table = DEFAULT;
+
+/// Three mappers x 1 touch, UFFD_FEATURE_SIGBUS, no hole reuse. With SIGBUS there is no
+/// `UFFDIO_COPY`, so never an EEXIST; everything else as in the default.
+const THREE_MAPPERS: Table = [
+    ("hole_freed_on_return", [V, H, V, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R]),
+];
+
+/// No userfaultfd: a touch of the hole after the punch allocates a fresh page, so
+/// `hole_touch_caught` is violated in every variant (nothing is there to catch it), and
+/// there are no MISSING events or copies. The leak itself is still 4.4's alone.
+const NO_UFFD: Table = [
+    ("hole_freed_on_return", [V, H, V, H, H, H]),
+    ("hole_touch_caught", [V, V, V, V, V, V]),
+    ("no_stale_mapping", [H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R]),
+    ("hole_touch_missing", [U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R]),
+];
+
+/// Well-behaved mappers: 3 pages, hole [1, 2), touches only outside the hole (pages 0 and
+/// 2). Nobody touches the hole, so there is no race and nothing to leak or catch. Page 2 is
+/// one past the hole: the marker's `idx <= end` off-by-one makes a fault on it wait too.
+/// A fault on page 0 or 2 still holds its vma_lock while `hugetlb_vmdelete_list` trylocks it.
+const OUTSIDE_HOLE: Table = [
+    ("hole_freed_on_return", [H, H, H, H, H, H]),
+    ("hole_touch_caught", [H, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H]),
+    ("race_window_fault", [U, U, U, U, U, U]),
+    ("hole_touch_missing", [U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R]),
+];
+
+// ---------------------------------------------------------------------------------------------
+// The configurations and their pinned unique state counts, per variant (`Variant::ALL` order).
+// ---------------------------------------------------------------------------------------------
+
+fn default_cfg(v: Variant) -> ModelCfg {
+    ModelCfg::for_variant(v)
+}
+const DEFAULT_BFS: [Option<usize>; 6] = [
+    Some(49_431),
+    Some(50_843),
+    Some(112_605),
+    Some(116_749),
+    Some(75_539),
+    Some(81_463),
+];
+const DEFAULT_DFS_SYM: [usize; 6] = [24_736, 25_442, 56_323, 58_395, 37_790, 40_752];
+
+fn collision_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        fault_mutex_slots: 1,
+        ..ModelCfg::for_variant(v)
+    }
+}
+const COLLISION_BFS: [Option<usize>; 6] = [
+    Some(48_651),
+    Some(50_057),
+    Some(111_297),
+    Some(115_425),
+    Some(74_753),
+    Some(76_461),
+];
+const COLLISION_DFS_SYM: [usize; 6] = [24_346, 25_049, 55_669, 57_733, 37_397, 38_251];
+
+fn three_mappers_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        mappers: 3,
+        touches: 1,
+        uffd: UffdPolicy::Sigbus,
+        hole_reuse: false,
+        ..ModelCfg::for_variant(v)
+    }
+}
+/// Breadth-first search of three mappers takes 3-11 s a variant (0.5 to 1.2 million states):
+/// only the two 2015 variants run it, to check that symmetry reduction keeps their verdicts.
+const THREE_MAPPERS_BFS: [Option<usize>; 6] =
+    [Some(503_129), Some(499_433), None, None, None, None];
+const THREE_MAPPERS_DFS_SYM: [usize; 6] = [84_197, 83_584, 186_371, 195_819, 129_676, 161_864];
+
+fn no_uffd_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        uffd: UffdPolicy::None,
+        ..ModelCfg::for_variant(v)
+    }
+}
+const NO_UFFD_BFS: [Option<usize>; 6] = [
+    Some(12_529),
+    Some(12_635),
+    Some(24_121),
+    Some(24_857),
+    Some(17_299),
+    Some(21_413),
+];
+const NO_UFFD_DFS_SYM: [usize; 6] = [6_285, 6_338, 12_081, 12_449, 8_670, 10_727];
+
+fn outside_hole_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        pages: 3,
+        hole_start: 1,
+        hole_end: 2,
+        touch_area: TouchArea::OutsideHole,
+        ..ModelCfg::for_variant(v)
+    }
+}
+const OUTSIDE_HOLE_BFS: [Option<usize>; 6] = [
+    Some(11_710),
+    Some(11_074),
+    Some(19_488),
+    Some(19_488),
+    Some(15_294),
+    Some(18_922),
+];
+const OUTSIDE_HOLE_DFS_SYM: [usize; 6] = [5_876, 5_558, 9_765, 9_765, 7_668, 9_482];
+
+// ---------------------------------------------------------------------------------------------
+// The machinery.
+// ---------------------------------------------------------------------------------------------
+
+/// The verdict column of one variant.
+fn column(table: &Table, v: Variant) -> Vec<(&'static str, Verdict)> {
+    let i = Variant::ALL.iter().position(|&x| x == v).unwrap();
+    table.iter().map(|(id, row)| (*id, row[i])).collect()
+}
+
+/// Each property's verdict after an exhaustive search, and every discovery checked to be
+/// what it claims: an always property's counterexample ends in a state that violates it, an
+/// eventually property's never satisfies it, a sometimes property's witness ends in a state
+/// that satisfies it.
+fn verdicts(
+    c: &impl Checker<HugeModel>,
+    errors: &mut Vec<String>,
+    what: &str,
+) -> Vec<(&'static str, Verdict)> {
+    assert!(c.is_done(), "{what}: the search did not finish");
+    let model = c.model();
+    PROPERTIES
+        .iter()
+        .map(|p| {
+            let found = c.discovery(p.sentence);
+            if let Some(path) = &found {
+                let ok = match p.expectation {
+                    Expectation::Always => !(p.condition)(model, path.last_state()),
+                    Expectation::Sometimes => (p.condition)(model, path.last_state()),
+                    Expectation::Eventually => path
+                        .clone()
+                        .into_states()
+                        .iter()
+                        .all(|s| !(p.condition)(model, s)),
+                };
+                if !ok {
+                    errors.push(format!(
+                        "{what}: the discovery of {} does not show it",
+                        p.id
+                    ));
+                }
+            }
+            (p.id, Verdict::of(&p.expectation, found.is_some()))
+        })
+        .collect()
+}
+
+fn diff(what: &str, got: &[(&str, Verdict)], want: &[(&str, Verdict)], errors: &mut Vec<String>) {
+    assert_eq!(got.len(), want.len());
+    for ((id, g), (wid, w)) in got.iter().zip(want) {
+        assert_eq!(id, wid, "{what}: property order");
+        if g != w {
+            errors.push(format!("{what}: {id} is {}, not {}", g.name(), w.name()));
+        }
+    }
+}
+
+fn factorial(n: usize) -> usize {
+    (1..=n).product()
+}
+
+/// Checks one family of configurations in every variant: the literal table against
+/// `verdict::expected`, against breadth-first search (where `bfs` gives a count) and against
+/// depth-first search with symmetry reduction; pins both unique state counts.
+fn check_family(
+    name: &str,
+    cfg_of: fn(Variant) -> ModelCfg,
+    table: &Table,
+    bfs: [Option<usize>; 6],
+    dfs_sym: [usize; 6],
+) {
+    check_variants(name, &Variant::ALL, cfg_of, table, bfs, dfs_sym);
+}
+
+/// [`check_family`] for some of the variants only (the tables still have all six columns).
+fn check_variants(
+    name: &str,
+    variants: &[Variant],
+    cfg_of: fn(Variant) -> ModelCfg,
+    table: &Table,
+    bfs: [Option<usize>; 6],
+    dfs_sym: [usize; 6],
+) {
+    let ids: Vec<_> = PROPERTIES.iter().map(|p| p.id).collect();
+    let table_ids: Vec<_> = table.iter().map(|(id, _)| *id).collect();
+    assert_eq!(
+        table_ids, ids,
+        "{name}: the table's rows are the properties, in order"
+    );
+
+    let mut errors = Vec::new();
+    for (i, v) in Variant::ALL.into_iter().enumerate() {
+        if !variants.contains(&v) {
+            continue;
+        }
+        let cfg = cfg_of(v);
+        cfg.validate().unwrap_or_else(|e| panic!("{name}/{v}: {e}"));
+        let want = column(table, v);
+
+        // The rules agree with the table.
+        let what = format!("{name}/{v} verdict::expected");
+        diff(&what, &verdict::expected(&cfg), &want, &mut errors);
+
+        // Breadth-first search, no symmetry: every state.
+        let mut bfs_unique = None;
+        let mut bfs_verdicts = None;
+        if let Some(pinned) = bfs[i] {
+            let what = format!("{name}/{v} bfs");
+            let c = cfg.clone().into_model().checker().spawn_bfs().join();
+            let got = verdicts(&c, &mut errors, &what);
+            diff(&what, &got, &want, &mut errors);
+            if c.unique_state_count() != pinned {
+                errors.push(format!(
+                    "{what}: {} unique states (pinned: {pinned})",
+                    c.unique_state_count()
+                ));
+            }
+            bfs_unique = Some(c.unique_state_count());
+            bfs_verdicts = Some(got);
+        }
+
+        // Depth-first search with symmetry reduction over mappers.
+        let what = format!("{name}/{v} dfs+symmetry");
+        let c = cfg
+            .clone()
+            .into_model()
+            .checker()
+            .symmetry_fn(spec::symmetry::representative)
+            .spawn_dfs()
+            .join();
+        let got = verdicts(&c, &mut errors, &what);
+        diff(&what, &got, &want, &mut errors);
+        if let Some(b) = &bfs_verdicts {
+            diff(&format!("{what} against bfs"), &got, b, &mut errors);
+        }
+        let sym = c.unique_state_count();
+        if sym != dfs_sym[i] {
+            errors.push(format!(
+                "{what}: {sym} unique states (pinned: {})",
+                dfs_sym[i]
+            ));
+        }
+
+        // Renaming mappers maps a class of at most `mappers!` states to one representative;
+        // with two or more mappers, some states are renamings of others.
+        if let Some(all) = bfs_unique {
+            let k = factorial(cfg.mappers as usize);
+            if !(all.div_ceil(k) <= sym && (sym < all || k == 1)) {
+                errors.push(format!(
+                    "{what}: {sym} representatives of {all} states is not a reduction by at most {k}"
+                ));
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{name}:\n  {}", errors.join("\n  "));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn default_config() {
+    check_family(
+        "default",
+        default_cfg,
+        &DEFAULT,
+        DEFAULT_BFS,
+        DEFAULT_DFS_SYM,
+    );
+}
+
+#[test]
+fn hash_collision_config() {
+    check_family(
+        "collision",
+        collision_cfg,
+        &COLLISION,
+        COLLISION_BFS,
+        COLLISION_DFS_SYM,
+    );
+}
+
+/// Three mappers, in two tests so they run in parallel: the 2015 variants (which also run
+/// breadth-first), then the others.
+#[test]
+fn three_mappers_config_2015() {
+    check_variants(
+        "three mappers",
+        &[Variant::V4_4, Variant::V4_5],
+        three_mappers_cfg,
+        &THREE_MAPPERS,
+        THREE_MAPPERS_BFS,
+        THREE_MAPPERS_DFS_SYM,
+    );
+}
+
+#[test]
+fn three_mappers_config_later() {
+    check_variants(
+        "three mappers",
+        &[
+            Variant::HoleMarker,
+            Variant::HoleMarkerFixed,
+            Variant::V5_7,
+            Variant::V6_1,
+        ],
+        three_mappers_cfg,
+        &THREE_MAPPERS,
+        THREE_MAPPERS_BFS,
+        THREE_MAPPERS_DFS_SYM,
+    );
+}
+
+#[test]
+fn no_uffd_config() {
+    check_family(
+        "no uffd",
+        no_uffd_cfg,
+        &NO_UFFD,
+        NO_UFFD_BFS,
+        NO_UFFD_DFS_SYM,
+    );
+}
+
+#[test]
+fn outside_hole_config() {
+    check_family(
+        "outside hole",
+        outside_hole_cfg,
+        &OUTSIDE_HOLE,
+        OUTSIDE_HOLE_BFS,
+        OUTSIDE_HOLE_DFS_SYM,
+    );
+}
+
+/// Depth-first search without symmetry reduction visits exactly the states breadth-first
+/// search does: the pinned count is the model's, not the search order's.
+#[test]
+fn dfs_without_symmetry_visits_every_bfs_state() {
+    for (i, v) in Variant::ALL.into_iter().enumerate() {
+        let c = default_cfg(v).into_model().checker().spawn_dfs().join();
+        assert_eq!(
+            Some(c.unique_state_count()),
+            DEFAULT_BFS[i],
+            "{v}: plain dfs unique states"
+        );
+    }
+}
+
+/// The model checks exactly the properties of `PROPERTIES`, in order, with their
+/// expectations, and the ids are distinct.
+#[test]
+fn model_properties_are_the_property_table() {
+    let model = ModelCfg::default().into_model();
+    let props = model.properties();
+    assert_eq!(props.len(), PROPERTIES.len());
+    for (mp, p) in props.iter().zip(&PROPERTIES) {
+        assert_eq!(mp.name, p.sentence);
+        assert_eq!(mp.expectation, p.expectation, "{}", p.id);
+    }
+    let mut ids: Vec<_> = PROPERTIES.iter().map(|p| p.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), PROPERTIES.len(), "property ids are distinct");
+    // The kinds, independently of the code: 6 safety properties, 1 liveness, 6 witnesses.
+    let count = |e: Expectation| PROPERTIES.iter().filter(|p| p.expectation == e).count();
+    assert_eq!(count(Expectation::Always), 6);
+    assert_eq!(count(Expectation::Eventually), 1);
+    assert_eq!(count(Expectation::Sometimes), 6);
+}
