@@ -1,5 +1,6 @@
 //! The `hugepunch` command's library: model checking runs, trace export, the corpus,
 //! rendering, and the conformance commands' front end.
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod conformance_cli;

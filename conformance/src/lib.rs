@@ -3,6 +3,7 @@
 //!
 //! It reads traces only (crate `traces`), never the model. All `unsafe` and every system call
 //! live in [`sys`].
+#![deny(unsafe_code)]
 pub mod actors;
 pub mod host;
 pub mod layout;
@@ -11,4 +12,5 @@ pub mod plan;
 pub mod protocol;
 pub mod replay;
 pub mod report;
+#[allow(unsafe_code)]
 pub mod sys;

@@ -6,6 +6,7 @@
 //! by step at lock granularity, in the kernel variants of [`Variant`]. See DESIGN.md.
 //!
 //! The crate is pure: no I/O, no clocks, no randomness, no hash-order iteration.
+#![forbid(unsafe_code)]
 
 pub mod cfg;
 pub mod ids;

@@ -3,6 +3,7 @@
 //!
 //! This crate is all the conformance replayer knows of the model: everything it needs to
 //! predict is in the trace. It does not depend on `spec`.
+#![forbid(unsafe_code)]
 
 mod error;
 mod load;
