@@ -428,39 +428,29 @@ fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
             .iter()
             .position(|(_, a)| matches!(a, Act::Touch { mapper, window: true, .. } if *mapper == m))
             .expect("the window touch");
-        if w < punch {
-            // Already before the punch: only its wait may need to move.
-            let early_wait = acts[..punch]
-                .iter()
-                .position(|(_, a)| matches!(a, Act::Touched { mapper, .. } if *mapper == m));
-            if let Some(i) = early_wait {
+        if w > punch {
+            let moving: Vec<usize> = (punch + 1..=w)
+                .filter(|&i| match &acts[i].1 {
+                    Act::Start {
+                        thread: Thread::Mapper(x),
+                        call: Call::Mmap | Call::Register,
+                        ..
+                    } => *x == m,
+                    Act::Return {
+                        thread: Thread::Mapper(x),
+                        ..
+                    } => *x == m,
+                    Act::Touch { .. } => i == w,
+                    _ => false,
+                })
+                .collect();
+            let punch_pos = acts[punch].0;
+            for (k, i) in moving.into_iter().enumerate() {
                 let (_, a) = acts.remove(i);
-                punch -= 1;
-                acts.insert(punch + 1, (acts[punch].0, a));
+                acts.insert(punch + k, (punch_pos, a));
             }
-            continue;
+            punch = acts.iter().position(is_punch).expect("still there");
         }
-        let moving: Vec<usize> = (punch + 1..=w)
-            .filter(|&i| match &acts[i].1 {
-                Act::Start {
-                    thread: Thread::Mapper(x),
-                    call: Call::Mmap | Call::Register,
-                    ..
-                } => *x == m,
-                Act::Return {
-                    thread: Thread::Mapper(x),
-                    ..
-                } => *x == m,
-                Act::Touch { .. } => i == w,
-                _ => false,
-            })
-            .collect();
-        let punch_pos = acts[punch].0;
-        for (k, i) in moving.into_iter().enumerate() {
-            let (_, a) = acts.remove(i);
-            acts.insert(punch + k, (punch_pos, a));
-        }
-        punch = acts.iter().position(is_punch).expect("still there");
         // The touch waits on the host for the punch to start: its result cannot be waited
         // for before the punch is started.
         let early_wait = acts[..punch]
