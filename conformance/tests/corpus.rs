@@ -196,6 +196,29 @@ fn main() {
     trials.push(Trial::test("host_left_as_found_after_sigkill", move || {
         killed_replay_leaves_host_as_found(&kpath, &ktrace, &kopts)
     }));
+    let (ppath, ptrace) = traces
+        .iter()
+        .find(|(p, _)| p.ends_with("v4_5.race_window_fault.witness.json"))
+        .cloned()
+        .expect("the v4_5 race witness");
+    let popts = Options {
+        private_mount: true,
+        ..opts.clone()
+    };
+    trials.push(Trial::test(
+        "replay_on_a_private_hugetlbfs_mount",
+        move || {
+            let before = host_state();
+            check_trace(&ppath, &ptrace, &popts)?;
+            let after = host_state();
+            if after.2 != before.2 {
+                return Err(
+                    format!("a hugetlbfs mount leaked: {:?} -> {:?}", before.2, after.2).into(),
+                );
+            }
+            Ok(())
+        },
+    ));
     trials.push(Trial::test(
         "malformed_trace_rejected_before_touching_host",
         || {
