@@ -139,6 +139,17 @@ impl Receiver {
         }
     }
 
+    /// A whole message is already buffered: `recv` will not block.
+    pub fn has_message(&self) -> bool {
+        self.r.buffer().contains(&b'\n')
+    }
+
+    /// The stream, to poll.
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.r.get_ref().as_fd()
+    }
+
     /// The next message, `None` at end of stream.
     pub fn recv<T: for<'de> Deserialize<'de>>(&mut self) -> io::Result<Option<T>> {
         let mut line = String::new();

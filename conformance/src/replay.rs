@@ -9,10 +9,10 @@ use crate::protocol::{
     send, ManagerCmd, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED,
 };
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
+use crate::sys::wake::poll_readable;
 use crate::sys::{fork_child, Child, HugeFile, SharedWords};
 use std::io;
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver as Chan, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traces::{Kind, Trace, Value};
@@ -142,7 +142,8 @@ struct Attempt<'a> {
     manager: Child,
     mappers: Vec<Child>,
     bases: Vec<Option<usize>>,
-    reports: Chan<(Who, Report)>,
+    /// Each actor's reports; `None` once its stream ended.
+    inbox: Vec<(Who, Option<Receiver>)>,
     buffered: Vec<(Who, Report)>,
     missing: Vec<u32>,
     sigbus: Vec<u32>,
@@ -168,28 +169,21 @@ impl Attempt<'_> {
             HugeFile::memfd("hugepunch-replay")?
         };
         let shared = Arc::new(SharedWords::new(2)?);
-        let (tx, reports) = channel();
-        let listen = |who: Who, child: &Child| -> io::Result<()> {
-            let mut rx = Receiver::new(child.stream().try_clone()?);
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                while let Ok(Some(r)) = rx.recv::<Report>() {
-                    if tx.send((who, r)).is_err() {
-                        break;
-                    }
-                }
-            });
-            Ok(())
-        };
         let sh = shared.clone();
         let manager = fork_child(|s| actors::manager::run(s, &file, &sh))?;
-        listen(Who::Manager, &manager)?;
+        let mut inbox = vec![(
+            Who::Manager,
+            Some(Receiver::new(manager.stream().try_clone()?)),
+        )];
         let mut mappers = Vec::new();
         for m in 0..trace.meta.config.mappers {
             let sh = shared.clone();
             let f = &file;
             let child = fork_child(move |s| actors::mapper::run(s, f, sh))?;
-            listen(Who::Mapper(m), &child)?;
+            inbox.push((
+                Who::Mapper(m),
+                Some(Receiver::new(child.stream().try_clone()?)),
+            ));
             mappers.push(child);
         }
         let n = trace.meta.config.mappers as usize;
@@ -202,7 +196,7 @@ impl Attempt<'_> {
             manager,
             mappers,
             bases: vec![None; n],
-            reports,
+            inbox,
             buffered: Vec::new(),
             missing: vec![0; n],
             sigbus: vec![0; n],
@@ -448,45 +442,79 @@ impl Attempt<'_> {
         }
         let deadline = Instant::now() + timeout;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.reports.recv_timeout(left) {
-                Ok((w, r)) => {
-                    self.note(w, &r);
-                    if let Report::Failed { what } = &r {
-                        return Err(io::Error::other(format!("{w:?} failed: {what}")));
-                    }
-                    if let Report::WindowMissed { late_us, .. } = &r {
-                        let host = format!("the window touch ran {late_us} us after the punch started, once it had returned");
-                        return Ok(Err(self.mismatch(
-                            step,
-                            "race window",
-                            "a touch inside the punch".into(),
-                            host,
-                        )));
-                    }
-                    if want(&w, &r) {
-                        return Ok(Ok(r));
-                    }
-                    self.buffered.push((w, r));
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    let pending: Vec<String> = self
-                        .buffered
-                        .iter()
-                        .map(|(w, r)| format!("{w:?}: {r:?}"))
+            let Some((w, r)) = self.next_report(deadline)? else {
+                let pending: Vec<String> = self
+                    .buffered
+                    .iter()
+                    .map(|(w, r)| format!("{w:?}: {r:?}"))
+                    .collect();
+                let host = if pending.is_empty() {
+                    format!("nothing within {timeout:?}")
+                } else {
+                    format!(
+                        "nothing within {timeout:?}; meanwhile {}",
+                        pending.join("; ")
+                    )
+                };
+                return Ok(Err(self.mismatch(step, "event", what.to_string(), host)));
+            };
+            self.note(w, &r);
+            if let Report::Failed { what } = &r {
+                return Err(io::Error::other(format!("{w:?} failed: {what}")));
+            }
+            if let Report::WindowMissed { late_us, .. } = &r {
+                let host = format!("the window touch ran {late_us} us after the punch started, once it had returned");
+                return Ok(Err(self.mismatch(
+                    step,
+                    "race window",
+                    "a touch inside the punch".into(),
+                    host,
+                )));
+            }
+            if want(&w, &r) {
+                return Ok(Ok(r));
+            }
+            self.buffered.push((w, r));
+        }
+    }
+
+    /// The next report from any actor, `None` once `deadline` passed.
+    fn next_report(&mut self, deadline: Instant) -> io::Result<Option<(Who, Report)>> {
+        loop {
+            let buffered = self
+                .inbox
+                .iter()
+                .position(|(_, r)| r.as_ref().is_some_and(Receiver::has_message));
+            let ready = match buffered {
+                Some(i) => vec![i],
+                None => {
+                    let open: Vec<usize> = (0..self.inbox.len())
+                        .filter(|&i| self.inbox[i].1.is_some())
                         .collect();
-                    let host = if pending.is_empty() {
-                        format!("nothing within {timeout:?}")
-                    } else {
-                        format!(
-                            "nothing within {timeout:?}; meanwhile {}",
-                            pending.join("; ")
-                        )
-                    };
-                    return Ok(Err(self.mismatch(step, "event", what.to_string(), host)));
+                    if open.is_empty() {
+                        return Err(io::Error::other("every actor is gone"));
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    let fds: Vec<_> = open
+                        .iter()
+                        .map(|&i| self.inbox[i].1.as_ref().expect("open").as_fd())
+                        .collect();
+                    let readable = poll_readable(&fds, left)?;
+                    open.into_iter()
+                        .zip(readable)
+                        .filter(|(_, r)| *r)
+                        .map(|(i, _)| i)
+                        .collect()
                 }
-                Err(RecvTimeoutError::Disconnected) => {
-                    return Err(io::Error::other("every actor is gone"));
+            };
+            for i in ready {
+                let (who, rx) = &mut self.inbox[i];
+                match rx.as_mut().expect("open").recv::<Report>()? {
+                    Some(r) => return Ok(Some((*who, r))),
+                    None => self.inbox[i].1 = None,
                 }
             }
         }

@@ -36,6 +36,27 @@ impl WakePipe {
     }
 }
 
+/// Waits up to `timeout` until one of `fds` is readable (or at end of file); says which.
+pub fn poll_readable(
+    fds: &[BorrowedFd<'_>],
+    timeout: std::time::Duration,
+) -> io::Result<Vec<bool>> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut set: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|&fd| PollFd::from_borrowed_fd(fd, PollFlags::IN))
+        .collect();
+    let ts = Timespec {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: timeout.subsec_nanos().into(),
+    };
+    match poll(&mut set, Some(&ts)) {
+        Ok(_) => Ok(set.iter().map(|p| !p.revents().is_empty()).collect()),
+        Err(rustix::io::Errno::INTR) => Ok(vec![false; fds.len()]),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Names the calling thread (`prctl(PR_SET_NAME)`), as `/proc/PID/comm` shows it.
 pub fn set_thread_name(name: &std::ffi::CStr) {
     let _ = rustix::thread::set_name(name);
