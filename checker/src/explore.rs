@@ -110,20 +110,7 @@ pub fn loopback_addr(addr: &str) -> Result<SocketAddr, String> {
 }
 
 fn describe(cfg: &ModelCfg) -> String {
-    format!(
-        "hugepunch explore: {}: {} pages, hole [{}, {}), {} mapper(s) x {} touch(es), uffd {:?}, \
-         {} fault mutex slot(s){}{}",
-        cfg.variant,
-        cfg.pages,
-        cfg.hole_start,
-        cfg.hole_end,
-        cfg.mappers,
-        cfg.touches,
-        cfg.uffd,
-        cfg.fault_mutex_slots,
-        if cfg.hole_reuse { ", hole reuse" } else { "" },
-        if cfg.writes { ", writes" } else { "" },
-    )
+    format!("hugepunch explore: {cfg}")
 }
 
 /// The model as the Explorer shows it: [`HugeModel`] with actors named in its text.

@@ -5,5 +5,6 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    conformance::sys::process::default_sigpipe();
     checker::cli::main(checker::cli::Cli::parse())
 }

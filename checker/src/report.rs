@@ -14,20 +14,7 @@ pub struct CheckJson<'a> {
 pub fn table(r: &VariantReport) -> String {
     let c = &r.config;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{}: {} pages, hole [{}, {}), {} mapper(s) x {} touch(es), uffd {:?}, {} fault mutex slot(s){}{}",
-        r.variant,
-        c.pages,
-        c.hole_start,
-        c.hole_end,
-        c.mappers,
-        c.touches,
-        c.uffd,
-        c.fault_mutex_slots,
-        if c.hole_reuse { ", hole reuse" } else { "" },
-        if c.writes { ", writes" } else { "" },
-    );
+    let _ = writeln!(s, "{c}");
     let _ = writeln!(
         s,
         "  {}: {} states, {} unique, max depth {}, {:.3} s, {:.0} states/s",

@@ -190,6 +190,27 @@ impl Default for ModelCfg {
     }
 }
 
+impl fmt::Display for ModelCfg {
+    /// One line: `v4_4: 2 pages, hole [0, 1), 2 mapper(s) x 1 touch(es), uffd Copy, ...`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} pages, hole [{}, {}), {} mapper(s) x {} touch(es), uffd {:?}, {} fault mutex slot(s){}{}{}",
+            self.variant,
+            self.pages,
+            self.hole_start,
+            self.hole_end,
+            self.mappers,
+            self.touches,
+            self.uffd,
+            self.fault_mutex_slots,
+            if self.hole_reuse { ", hole reuse" } else { "" },
+            if self.writes { ", writes" } else { "" },
+            if self.touch_area == TouchArea::OutsideHole { ", touches outside the hole" } else { "" },
+        )
+    }
+}
+
 impl ModelCfg {
     /// The default configuration for one variant.
     pub fn for_variant(variant: Variant) -> Self {

@@ -239,3 +239,13 @@ impl AsFd for Child {
         self.stream.as_fd()
     }
 }
+
+/// Restores the default action of SIGPIPE (Rust ignores it), so a command whose output goes
+/// into `head` or `less` ends quietly when the reader goes away instead of panicking.
+pub fn default_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_DFL installs no handler; called once at
+    // start-up, before any thread is spawned.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
