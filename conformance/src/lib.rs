@@ -7,6 +7,7 @@
 pub mod actors;
 pub mod host;
 pub mod layout;
+pub mod mailbox;
 pub mod observe;
 pub mod plan;
 pub mod protocol;
@@ -14,3 +15,4 @@ pub mod replay;
 pub mod report;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod window;

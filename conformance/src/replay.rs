@@ -3,13 +3,11 @@
 
 use crate::actors;
 use crate::layout::Layout;
+use crate::mailbox::Mailbox;
 use crate::observe::{describe, Host};
 use crate::plan::{plan, Act, Call, Outcome, Plan, Thread};
-use crate::protocol::{
-    send, ManagerCmd, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED,
-};
+use crate::protocol::{send, ManagerCmd, MapperCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
-use crate::sys::wake::poll_readable;
 use crate::sys::{fork_child, Child, HugeFile, SharedWords};
 use std::io;
 use std::path::Path;
@@ -142,8 +140,7 @@ struct Attempt<'a> {
     manager: Child,
     mappers: Vec<Child>,
     bases: Vec<Option<usize>>,
-    /// Each actor's reports; `None` once its stream ended.
-    inbox: Vec<(Who, Option<Receiver>)>,
+    mailbox: Mailbox<Who>,
     buffered: Vec<(Who, Report)>,
     missing: Vec<u32>,
     sigbus: Vec<u32>,
@@ -171,19 +168,14 @@ impl Attempt<'_> {
         let shared = Arc::new(SharedWords::new(2)?);
         let sh = shared.clone();
         let manager = fork_child(|s| actors::manager::run(s, &file, &sh))?;
-        let mut inbox = vec![(
-            Who::Manager,
-            Some(Receiver::new(manager.stream().try_clone()?)),
-        )];
+        let mut mailbox = Mailbox::new();
+        mailbox.add(Who::Manager, manager.stream().try_clone()?);
         let mut mappers = Vec::new();
         for m in 0..trace.meta.config.mappers {
             let sh = shared.clone();
             let f = &file;
             let child = fork_child(move |s| actors::mapper::run(s, f, sh))?;
-            inbox.push((
-                Who::Mapper(m),
-                Some(Receiver::new(child.stream().try_clone()?)),
-            ));
+            mailbox.add(Who::Mapper(m), child.stream().try_clone()?);
             mappers.push(child);
         }
         let n = trace.meta.config.mappers as usize;
@@ -196,7 +188,7 @@ impl Attempt<'_> {
             manager,
             mappers,
             bases: vec![None; n],
-            inbox,
+            mailbox,
             buffered: Vec::new(),
             missing: vec![0; n],
             sigbus: vec![0; n],
@@ -442,7 +434,7 @@ impl Attempt<'_> {
         }
         let deadline = Instant::now() + timeout;
         loop {
-            let Some((w, r)) = self.next_report(deadline)? else {
+            let Some((w, r)) = self.mailbox.next(deadline)? else {
                 let pending: Vec<String> = self
                     .buffered
                     .iter()
@@ -475,48 +467,6 @@ impl Attempt<'_> {
                 return Ok(Ok(r));
             }
             self.buffered.push((w, r));
-        }
-    }
-
-    /// The next report from any actor, `None` once `deadline` passed.
-    fn next_report(&mut self, deadline: Instant) -> io::Result<Option<(Who, Report)>> {
-        loop {
-            let buffered = self
-                .inbox
-                .iter()
-                .position(|(_, r)| r.as_ref().is_some_and(Receiver::has_message));
-            let ready = match buffered {
-                Some(i) => vec![i],
-                None => {
-                    let open: Vec<usize> = (0..self.inbox.len())
-                        .filter(|&i| self.inbox[i].1.is_some())
-                        .collect();
-                    if open.is_empty() {
-                        return Err(io::Error::other("every actor is gone"));
-                    }
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Ok(None);
-                    }
-                    let fds: Vec<_> = open
-                        .iter()
-                        .map(|&i| self.inbox[i].1.as_ref().expect("open").as_fd())
-                        .collect();
-                    let readable = poll_readable(&fds, left)?;
-                    open.into_iter()
-                        .zip(readable)
-                        .filter(|(_, r)| *r)
-                        .map(|(i, _)| i)
-                        .collect()
-                }
-            };
-            for i in ready {
-                let (who, rx) = &mut self.inbox[i];
-                match rx.as_mut().expect("open").recv::<Report>()? {
-                    Some(r) => return Ok(Some((*who, r))),
-                    None => self.inbox[i].1 = None,
-                }
-            }
         }
     }
 

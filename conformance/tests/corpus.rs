@@ -10,11 +10,11 @@
 //! what to run (`.ci/run` sets the host up).
 
 use conformance::host::{corpus_files, load_all, pages_for};
-use conformance::plan::window_touches;
 use conformance::replay::{replay, Options};
 use conformance::report::Verdict;
 use conformance::sys::host::{mounts_of_type, userfaultfd_available, HugePool, PoolReservation};
 use conformance::sys::{fork_child, require_free_huge_pages};
+use conformance::window::window_touches;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,7 +1,8 @@
 //! The replay plans of a few corpus traces: what the driver starts, waits for and compares,
 //! in which order. No host needed.
 
-use conformance::plan::{plan, window_touches, Act, Call, Thread};
+use conformance::plan::{plan, Act, Call, Thread};
+use conformance::window::window_touches;
 use std::path::Path;
 use traces::Trace;
 
