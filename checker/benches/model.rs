@@ -13,11 +13,11 @@
 //! The checker is driven through the Stateright builder directly, not `checker::run::run`,
 //! because that polls for completion every 20 ms, which is too coarse for sub-second runs.
 //!
-//! By default the run takes about two to three minutes and leaves out 3 mappers. `--full` (or
-//! `HUGEPUNCH_BENCH=full`) adds them. Either way a growth point is skipped when its estimated
-//! time (extrapolated from the smaller points measured before it) exceeds 60 s, or when a
-//! smaller point already exceeded 60 s; every run is also stopped at 60 s and then reported as
-//! incomplete. Skips and stops are printed with their reason.
+//! By default the run takes about a minute and a half on a 2-core machine and leaves out 3
+//! mappers; `--full` (or `HUGEPUNCH_BENCH=full`) adds them, about three and a half minutes.
+//! Either way a growth point is skipped when its estimated time (extrapolated from the smaller
+//! points measured before it) exceeds 60 s, or when a smaller point did not finish; every run
+//! is also stopped at 60 s and then reported as incomplete. Skips and stops say why.
 
 use spec::properties::{HugeModel, PROPERTIES};
 use spec::{ModelCfg, Variant};
