@@ -12,19 +12,18 @@
 //! - `HP_BENCH_TRACES`: only corpus files whose name contains this string.
 //! - `HP_BENCH_BARE=0`: skip the bare costs (part 1).
 
-use conformance::actors;
+use conformance::actors::{Cast, Who};
 use conformance::host::{corpus_files, load_all, pages_for};
 use conformance::layout::Layout;
 use conformance::plan::{plan, Act, Call};
-use conformance::protocol::{send, ManagerCmd, MapperCmd, Receiver, Report};
+use conformance::protocol::{ManagerCmd, MapperCmd, Report};
 use conformance::replay::{replay, Options};
 use conformance::report::TraceReport;
 use conformance::sys::host::{userfaultfd_available, HugePool, PoolReservation};
 use conformance::sys::pagemap;
 use conformance::sys::rusage::thread_faults;
 use conformance::sys::{
-    fork_child, require_free_huge_pages, Child, Event, Features, HugeFile, Mapping, SharedWords,
-    Uffd,
+    fork_child, require_free_huge_pages, Event, Features, HugeFile, Mapping, Uffd,
 };
 use rustix::io::Errno;
 use std::collections::btree_map::Entry;
@@ -32,7 +31,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver as Chan};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traces::{Kind, Trace};
@@ -410,74 +408,51 @@ fn bare_costs() -> Res<Vec<BareRow>> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The replayer's own machinery, rebuilt from its public parts: actors forked as `Attempt::run`
-// forks them, reports through a listener thread and a channel.
+// The replayer's own machinery: the actors `Attempt::run` starts (`conformance::actors::Cast`),
+// with a blocking wait for their reports.
 // ---------------------------------------------------------------------------------------------
 
 struct Actors {
-    file: HugeFile,
-    manager: Child,
-    mappers: Vec<Child>,
-    reports: Chan<(usize, Report)>,
+    cast: Cast,
     buffered: Vec<(usize, Report)>,
 }
 
 impl Actors {
     /// What a replay attempt does before its first act: a memfd, the shared words, the manager
-    /// and `mappers` mappers forked, each with a listener thread.
+    /// and `mappers` mappers forked.
     fn start(mappers: u8) -> Res<Actors> {
-        let file = HugeFile::memfd("hugepunch-replay").map_err(err("memfd"))?;
-        let shared = Arc::new(SharedWords::new(2).map_err(err("shared words"))?);
-        let (tx, reports) = channel();
-        let listen = |who: usize, child: &Child| -> Res<()> {
-            let mut rx = Receiver::new(child.stream().try_clone().map_err(err("clone"))?);
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                while let Ok(Some(r)) = rx.recv::<Report>() {
-                    if tx.send((who, r)).is_err() {
-                        break;
-                    }
-                }
-            });
-            Ok(())
-        };
-        let sh = shared.clone();
-        let manager = fork_child(|s| actors::manager::run(s, &file, &sh)).map_err(err("fork"))?;
-        listen(0, &manager)?;
-        let mut children = Vec::new();
-        for m in 0..mappers {
-            let sh = shared.clone();
-            let f = &file;
-            let child = fork_child(move |s| actors::mapper::run(s, f, sh)).map_err(err("fork"))?;
-            listen(m as usize + 1, &child)?;
-            children.push(child);
-        }
+        let cast = Cast::start(mappers, false).map_err(err("start the actors"))?;
         Ok(Actors {
-            file,
-            manager,
-            mappers: children,
-            reports,
+            cast,
             buffered: Vec::new(),
         })
     }
 
     fn to_manager(&self, c: &ManagerCmd) -> Res<()> {
-        send(self.manager.stream(), c).map_err(err("send"))
+        self.cast.to_manager(c).map_err(err("send"))
     }
 
     fn to_mapper(&self, m: usize, c: &MapperCmd) -> Res<()> {
-        send(self.mappers[m].stream(), c).map_err(err("send"))
+        self.cast.to_mapper(m as u8, c).map_err(err("send"))
     }
 
+    /// The first report `want` accepts; actors are numbered 0 (manager), 1 + mapper.
     fn wait(&mut self, want: impl Fn(usize, &Report) -> bool) -> Res<Report> {
         if let Some(i) = self.buffered.iter().position(|(w, r)| want(*w, r)) {
             return Ok(self.buffered.remove(i).1);
         }
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let (w, r) = self
-                .reports
-                .recv_timeout(Duration::from_secs(10))
-                .map_err(|e| format!("waiting for an actor: {e}"))?;
+            let (who, r) = self
+                .cast
+                .mailbox
+                .next(deadline)
+                .map_err(err("waiting for an actor"))?
+                .ok_or("no report from the actors within 10 s")?;
+            let w = match who {
+                Who::Manager => 0,
+                Who::Mapper(m) => m as usize + 1,
+            };
             if let Report::Failed { what } = &r {
                 return Err(format!("actor {w} failed: {what}"));
             }
@@ -489,10 +464,7 @@ impl Actors {
     }
 
     fn stop(self) {
-        let _ = send(self.manager.stream(), &ManagerCmd::Exit);
-        for c in &self.mappers {
-            let _ = send(c.stream(), &MapperCmd::Exit);
-        }
+        self.cast.stop();
     }
 }
 
@@ -538,12 +510,12 @@ fn prealloc(layout: &Layout, reps: usize) -> Res<Prealloc> {
             unreachable!()
         };
         ret.map_err(|e| format!("prealloc of {pages} pages: {e}"))?;
-        a.file.punch_hole(0, pages).map_err(err("punch"))?;
+        a.cast.file.punch_hole(0, pages).map_err(err("punch"))?;
         if r > 0 {
             manager.push((end_ns - start_ns) as f64 / 1e3);
         }
     }
-    let file = &a.file;
+    let file = &a.cast.file;
     let (mut fa, mut mk) = (Vec::new(), Vec::new());
     for r in 0..=reps {
         let (x, t1) = timed(|| file.allocate(0, pages));
@@ -588,7 +560,7 @@ fn actor_round_trips(rows: &mut Vec<BareRow>) -> Res<()> {
         rows,
         "replayer: command to the manager -> its report (fallocate of 0 pages, EINVAL)",
         &rt,
-        "socket + JSON + listener thread + channel",
+        "socket + JSON + the driver's poll",
     );
     let mut first = Vec::new();
     for r in 0..31 {
@@ -608,7 +580,7 @@ fn actor_round_trips(rows: &mut Vec<BareRow>) -> Res<()> {
         "copy-on-write faults and lazy set-up in the new process",
     );
     let pages = 4;
-    a.file.set_len_pages(pages).map_err(err("ftruncate"))?;
+    a.cast.file.set_len_pages(pages).map_err(err("ftruncate"))?;
     a.to_mapper(0, &MapperCmd::Mmap { pages })?;
     a.wait(|w, r| w == 1 && matches!(r, Report::Returned { .. }))?;
     a.to_mapper(0, &MapperCmd::Register { sigbus: false })?;
@@ -646,11 +618,10 @@ fn actor_round_trips(rows: &mut Vec<BareRow>) -> Res<()> {
                 to_event.push(t1);
             }
         }
-        a.file.punch_hole(0, pages).map_err(err("punch"))?;
+        a.cast.file.punch_hole(0, pages).map_err(err("punch"))?;
     }
     // The same with the driver idle for 0-3 ms before each command, as between the acts of a
-    // trace: the handler thread alternates a 1 ms poll of the uffd with a 1 ms wait on its
-    // command channel, so what arrives during the other half waits.
+    // trace (the handler sleeps in poll on its uffd and its wake-up pipe meanwhile).
     let (mut gap_event, mut gap_copy) = (Vec::new(), Vec::new());
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut gap = || {
@@ -680,7 +651,7 @@ fn actor_round_trips(rows: &mut Vec<BareRow>) -> Res<()> {
             gap_copy.push(us(t1.elapsed()));
             a.wait(|w, r| w == 1 && matches!(r, Report::Touched { page: p, .. } if *p == page))?;
         }
-        a.file.punch_hole(0, pages).map_err(err("punch"))?;
+        a.cast.file.punch_hole(0, pages).map_err(err("punch"))?;
     }
     a.stop();
     row(
@@ -705,7 +676,7 @@ fn actor_round_trips(rows: &mut Vec<BareRow>) -> Res<()> {
         rows,
         "replayer, driver idle 0-3 ms first: touch command -> MISSING report",
         &gap_event,
-        "handler: 1 ms uffd poll, then 1 ms command wait, in turn",
+        "handler asleep in poll on its uffd and wake-up pipe",
     );
     row(
         rows,
@@ -1059,12 +1030,12 @@ fn run() -> Res<()> {
          marker writes, re-done in the bench process;\n\
          - outside syscalls: median over the replays of replay_us - syscall_us (concurrent \
          calls both count in syscall_us, and a touch blocked in uffd counts its wait);\n\
-         - in it, start-up: memfd + shared words + fork of the manager and the mappers (each \
-         with its listener thread) as `Attempt::run` does it, measured apart (30 reps);\n\
-         - in it, observations: the host comparisons (fstat, a pread per trace page, pagemap \
-         of every mapper's whole mapping), estimated from part 1;\n\
+         - in it, start-up: memfd + shared words + fork of the manager and the mappers \
+         as `Attempt::run` does it (`actors::Cast::start`), measured apart (30 reps);\n\
+         - in it, observations: the host comparisons (fstat, a pread per trace page, a pagemap \
+         read per mapper and trace page), estimated from part 1;\n\
          - remainder: outside syscalls - start-up - observations: driver round trips over \
-         the sockets, the handlers' 1 ms polling, first-touch costs in fresh processes;\n\
+         the sockets, thread wake-ups in the actors, first-touch costs in fresh processes;\n\
          - check: replay_us <= 3 x syscall_us + start-up.\n"
     );
     println!(

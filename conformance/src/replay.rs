@@ -1,17 +1,14 @@
 //! The driver: replays a trace on this host with real processes and compares, step by step,
 //! what the host does with what the model predicts.
 
-use crate::actors;
+use crate::actors::{Cast, Who};
 use crate::layout::Layout;
-use crate::mailbox::Mailbox;
 use crate::observe::{describe, Host};
 use crate::plan::{plan, Act, Call, Outcome, Plan, Thread};
-use crate::protocol::{send, ManagerCmd, MapperCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
+use crate::protocol::{ManagerCmd, MapperCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
-use crate::sys::{fork_child, Child, HugeFile, SharedWords};
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use traces::{Kind, Trace, Value};
 
@@ -115,13 +112,6 @@ pub fn replay(
     })
 }
 
-/// Who sent a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Who {
-    Manager,
-    Mapper(u8),
-}
-
 struct AttemptOutcome {
     achieved: bool,
     mismatch: Option<Mismatch>,
@@ -135,12 +125,8 @@ struct Attempt<'a> {
     trace: &'a Trace,
     layout: &'a Layout,
     opts: &'a Options,
-    file: &'a HugeFile,
-    shared: Arc<SharedWords>,
-    manager: Child,
-    mappers: Vec<Child>,
+    cast: Cast,
     bases: Vec<Option<usize>>,
-    mailbox: Mailbox<Who>,
     buffered: Vec<(Who, Report)>,
     missing: Vec<u32>,
     sigbus: Vec<u32>,
@@ -160,35 +146,14 @@ impl Attempt<'_> {
         opts: &Options,
     ) -> io::Result<AttemptOutcome> {
         let t0 = Instant::now();
-        let file = if opts.private_mount {
-            HugeFile::on_private_mount("hugepunch-replay")?
-        } else {
-            HugeFile::memfd("hugepunch-replay")?
-        };
-        let shared = Arc::new(SharedWords::new(2)?);
-        let sh = shared.clone();
-        let manager = fork_child(|s| actors::manager::run(s, &file, &sh))?;
-        let mut mailbox = Mailbox::new();
-        mailbox.add(Who::Manager, manager.stream().try_clone()?);
-        let mut mappers = Vec::new();
-        for m in 0..trace.meta.config.mappers {
-            let sh = shared.clone();
-            let f = &file;
-            let child = fork_child(move |s| actors::mapper::run(s, f, sh))?;
-            mailbox.add(Who::Mapper(m), child.stream().try_clone()?);
-            mappers.push(child);
-        }
+        let cast = Cast::start(trace.meta.config.mappers, opts.private_mount)?;
         let n = trace.meta.config.mappers as usize;
         let mut a = Attempt {
             trace,
             layout,
             opts,
-            file: &file,
-            shared,
-            manager,
-            mappers,
+            cast,
             bases: vec![None; n],
-            mailbox,
             buffered: Vec::new(),
             missing: vec![0; n],
             sigbus: vec![0; n],
@@ -207,10 +172,7 @@ impl Attempt<'_> {
         }
         let window = a.window_hit();
         let achieved = plan.raced.is_none() || window.is_some();
-        let _ = send(a.manager.stream(), &ManagerCmd::Exit);
-        for c in &a.mappers {
-            let _ = send(c.stream(), &MapperCmd::Exit);
-        }
+        a.cast.stop();
         Ok(AttemptOutcome {
             achieved,
             mismatch,
@@ -343,10 +305,11 @@ impl Attempt<'_> {
             } => {
                 let step = *step;
                 let host = Host {
-                    file: self.file,
+                    file: &self.cast.file,
                     layout: l,
                     padding_present: self.padding_present,
                     mappers: self
+                        .cast
                         .mappers
                         .iter()
                         .zip(&self.bases)
@@ -366,11 +329,11 @@ impl Attempt<'_> {
     }
 
     fn manager_cmd(&self, c: ManagerCmd) -> io::Result<()> {
-        send(self.manager.stream(), &c)
+        self.cast.to_manager(&c)
     }
 
     fn mapper_cmd(&self, m: u8, c: MapperCmd) -> io::Result<()> {
-        send(self.mappers[m as usize].stream(), &c)
+        self.cast.to_mapper(m, &c)
     }
 
     /// Keeps the side effects of a report: bases, counters, padding, punch times.
@@ -405,8 +368,8 @@ impl Attempt<'_> {
             self.padding_present = call == "fallocate";
             if call == "punch_hole" {
                 self.punch = Some((
-                    self.shared.load(PUNCH_STARTED),
-                    self.shared.load(PUNCH_RETURNED),
+                    self.cast.shared.load(PUNCH_STARTED),
+                    self.cast.shared.load(PUNCH_RETURNED),
                 ));
             }
         }
@@ -434,7 +397,7 @@ impl Attempt<'_> {
         }
         let deadline = Instant::now() + timeout;
         loop {
-            let Some((w, r)) = self.mailbox.next(deadline)? else {
+            let Some((w, r)) = self.cast.mailbox.next(deadline)? else {
                 let pending: Vec<String> = self
                     .buffered
                     .iter()
@@ -573,8 +536,8 @@ impl Attempt<'_> {
     fn window_hit(&self) -> Option<WindowHit> {
         let (start, end) = self.punch.or_else(|| {
             let (s, e) = (
-                self.shared.load(PUNCH_STARTED),
-                self.shared.load(PUNCH_RETURNED),
+                self.cast.shared.load(PUNCH_STARTED),
+                self.cast.shared.load(PUNCH_RETURNED),
             );
             (s != 0 && e != 0).then_some((s, e))
         })?;
