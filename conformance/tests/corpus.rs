@@ -8,7 +8,7 @@
 //! replay diverges without showing the violation.
 //!
 //! The tests FAIL, never skip, when the host lacks huge pages or userfaultfd; the message says
-//! what to run (`.ci/run` sets the host up).
+//! what to run (`./test.sh` sets the host up).
 
 use conformance::host::{corpus_files, load_all, pages_for};
 use conformance::replay::{replay, Options};
@@ -27,7 +27,11 @@ fn corpus() -> PathBuf {
 /// What the host must have for any replay; the message says how to get it.
 fn host_ready(pages: u64) -> Result<(), Failed> {
     userfaultfd_available().map_err(|e| Failed::from(format!("no userfaultfd: {e}")))?;
-    require_free_huge_pages(pages).map_err(|e| Failed::from(format!("{e} (or run .ci/run)")))
+    require_free_huge_pages(pages).map_err(|e| {
+        Failed::from(format!(
+            "{e} (or run ./test.sh, which raises the pool for the tests and puts it back)"
+        ))
+    })
 }
 
 /// The verdict this (fixed) host must give a trace.
