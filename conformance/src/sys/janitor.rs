@@ -12,7 +12,7 @@
 //!
 //! To add a thing to put back: a variant of [`Chore`] and its arm in [`Chore::run`].
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
@@ -103,7 +103,16 @@ impl Janitor {
         let sock = self.sock.as_ref().expect("registered after finish");
         let mut line = serde_json::to_string(chore).map_err(io::Error::other)?;
         line.push('\n');
-        (&*sock).write_all(line.as_bytes())
+        // One send (a line is far below the socket's buffer), without SIGPIPE if the janitor
+        // is gone: `hugepunch` restores SIGPIPE's default action.
+        let sent = rustix::net::send(sock, line.as_bytes(), rustix::net::SendFlags::NOSIGNAL)?;
+        if sent != line.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "chore not sent whole",
+            ));
+        }
+        Ok(())
     }
 
     /// Tells the janitor to run its chores now, waits for it, and returns what it did.
