@@ -6,7 +6,9 @@ if [ -x /usr/bin/chromium ]; then
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q chromium
+# Wait for, rather than fail on, another apt-get running on the machine.
+lock=(-o DPkg::Lock::Timeout=600)
+apt-get "${lock[@]}" update -q
+apt-get "${lock[@]}" install -y -q chromium
 test -x /usr/bin/chromium
 /usr/bin/chromium --version

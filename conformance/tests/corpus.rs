@@ -1,5 +1,6 @@
 //! Replays every trace of the corpus on this host, one test per file (generated from the
-//! directory), and checks the host is left as it was found, also after a replay is killed.
+//! directory), and checks the host is left as it was found (a run killed by a signal:
+//! checker/tests/host_signals.rs).
 //!
 //! This host runs a kernel with the 4.5 fix (Linux 6.x), so every trace is expected to
 //! conform, except the traces of the buggy variants (4.4, the hole marker alone) in which a
@@ -7,17 +8,16 @@
 //! replay diverges without showing the violation.
 //!
 //! The tests FAIL, never skip, when the host lacks huge pages or userfaultfd; the message says
-//! what to run (`.ci/run` sets the host up).
+//! what to run (`./test.sh` sets the host up).
 
 use conformance::host::{corpus_files, load_all, pages_for};
 use conformance::replay::{replay, Options};
 use conformance::report::Verdict;
-use conformance::sys::host::{mounts_of_type, userfaultfd_available, HugePool, PoolReservation};
-use conformance::sys::{fork_child, require_free_huge_pages};
+use conformance::sys::host::{mounts_of_type, userfaultfd_available, HugePool};
+use conformance::sys::require_free_huge_pages;
 use conformance::window::window_touches;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 use traces::Trace;
 
 fn corpus() -> PathBuf {
@@ -27,7 +27,11 @@ fn corpus() -> PathBuf {
 /// What the host must have for any replay; the message says how to get it.
 fn host_ready(pages: u64) -> Result<(), Failed> {
     userfaultfd_available().map_err(|e| Failed::from(format!("no userfaultfd: {e}")))?;
-    require_free_huge_pages(pages).map_err(|e| Failed::from(format!("{e} (or run .ci/run)")))
+    require_free_huge_pages(pages).map_err(|e| {
+        Failed::from(format!(
+            "{e} (or run ./test.sh, which raises the pool for the tests and puts it back)"
+        ))
+    })
 }
 
 /// The verdict this (fixed) host must give a trace.
@@ -77,21 +81,6 @@ fn check_trace(path: &Path, t: &Trace, opts: &Options) -> Result<(), Failed> {
     Ok(())
 }
 
-/// Every process named `hp-*` (actors, janitor) on the host.
-fn hp_processes() -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    dir.filter_map(|e| {
-        let e = e.ok()?;
-        e.file_name().to_str()?.parse::<u32>().ok()?;
-        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-        comm.starts_with("hp-")
-            .then(|| format!("{} {}", e.file_name().to_string_lossy(), comm.trim()))
-    })
-    .collect()
-}
-
 /// The host state a replay must leave as it found it.
 fn host_state() -> (u64, u64, Vec<String>) {
     let p = HugePool::read().expect("huge page pool");
@@ -100,70 +89,6 @@ fn host_state() -> (u64, u64, Vec<String>) {
         p.free,
         mounts_of_type("hugetlbfs").expect("mounts"),
     )
-}
-
-/// A replay with the pool raised for it (like `--setup`), killed with SIGKILL in the middle of a
-/// trace: the actors die with it, the janitor puts `nr_hugepages` back, the memfd's pages go
-/// back to the pool, and no mount or process is left.
-fn killed_replay_leaves_host_as_found(
-    path: &Path,
-    t: &Trace,
-    opts: &Options,
-) -> Result<(), Failed> {
-    let needed = pages_for(&[(path.to_path_buf(), t.clone())], opts);
-    host_ready(needed)?;
-    let before = host_state();
-    let slow = Options {
-        attempts: 1000,
-        ..opts.clone()
-    };
-    let (t2, name) = (t.clone(), path.display().to_string());
-    let mut child = fork_child(move |_s| {
-        // Ask for more than is free, so the pool is really raised and must be restored.
-        let extra = HugePool::read().map(|p| p.available()).unwrap_or(0) + 8;
-        let _pool = PoolReservation::ensure(extra.max(needed)).expect("raise the pool");
-        let _ = replay(&t2, &name, "", &slow);
-        0
-    })
-    .map_err(|e| format!("fork: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while hp_processes()
-        .iter()
-        .filter(|p| p.ends_with("hp-mapper"))
-        .count()
-        == 0
-    {
-        if Instant::now() > deadline {
-            return Err("the replay never started its actors".into());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(30));
-    let raised = HugePool::read().map_err(|e| e.to_string())?.nr_hugepages;
-    child.kill().map_err(|e| format!("kill: {e}"))?;
-    child.wait().map_err(|e| format!("wait: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (now, procs) = (host_state(), hp_processes());
-        if now == before && procs.is_empty() {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "after SIGKILL: (nr_hugepages, free, hugetlbfs mounts) {now:?}, before {before:?} \
-                 (raised to {raised}); hp processes left: {procs:?}"
-            )
-            .into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    if raised <= before.0 {
-        return Err(format!(
-            "the replay never raised the pool (nr_hugepages {raised}), so nothing was tested"
-        )
-        .into());
-    }
-    Ok(())
 }
 
 fn main() {
@@ -187,15 +112,6 @@ fn main() {
             })
         })
         .collect();
-    let (kpath, ktrace) = traces
-        .iter()
-        .find(|(_, t)| !window_touches(t).is_empty())
-        .cloned()
-        .expect("a trace with a race window");
-    let kopts = opts.clone();
-    trials.push(Trial::test("host_left_as_found_after_sigkill", move || {
-        killed_replay_leaves_host_as_found(&kpath, &ktrace, &kopts)
-    }));
     let (ppath, ptrace) = traces
         .iter()
         .find(|(p, _)| p.ends_with("v4_5.race_window_fault.witness.json"))

@@ -6,16 +6,22 @@
 use std::io;
 use std::sync::Mutex;
 
-use super::janitor::Janitor;
+use serde::{Deserialize, Serialize};
+
+use super::janitor::{Chore, Janitor};
 use super::uffd::{open_userfaultfd, Source};
 
 const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
+const NR_OVERCOMMIT_HUGEPAGES: &str = "/proc/sys/vm/nr_overcommit_hugepages";
 
-/// The default-size huge page pool, from `/proc/sys/vm/nr_hugepages` and `/proc/meminfo`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The default-size huge page pool, from `/proc/sys/vm/nr_hugepages`,
+/// `/proc/sys/vm/nr_overcommit_hugepages` and `/proc/meminfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HugePool {
     /// Persistent pool size (`/proc/sys/vm/nr_hugepages`).
     pub nr_hugepages: u64,
+    /// Surplus pages the kernel may allocate on demand (`/proc/sys/vm/nr_overcommit_hugepages`).
+    pub overcommit: u64,
     /// `HugePages_Total`: persistent plus surplus pages.
     pub total: u64,
     /// `HugePages_Free`: pages not allocated (reserved ones included).
@@ -42,6 +48,7 @@ impl HugePool {
         };
         Ok(HugePool {
             nr_hugepages: read_nr_hugepages()?,
+            overcommit: read_u64(NR_OVERCOMMIT_HUGEPAGES)?,
             total: field("HugePages_Total")?,
             free: field("HugePages_Free")?,
             reserved: field("HugePages_Rsvd")?,
@@ -53,6 +60,22 @@ impl HugePool {
     /// Pages a new allocation can take: free and not reserved by someone else.
     pub fn available(&self) -> u64 {
         self.free.saturating_sub(self.reserved)
+    }
+
+    /// Pages allocated to files or mappings (`HugePages_Total - HugePages_Free`).
+    pub fn in_use(&self) -> u64 {
+        self.total.saturating_sub(self.free)
+    }
+}
+
+impl std::fmt::Display for HugePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "nr_hugepages {}, nr_overcommit_hugepages {}, HugePages_Total {}, Free {}, Rsvd {}, \
+             Surp {}",
+            self.nr_hugepages, self.overcommit, self.total, self.free, self.reserved, self.surplus
+        )
     }
 }
 
@@ -74,15 +97,29 @@ fn mem_available() -> io::Result<u64> {
 }
 
 fn read_nr_hugepages() -> io::Result<u64> {
-    let text = std::fs::read_to_string(NR_HUGEPAGES)?;
-    text.trim()
-        .parse()
-        .map_err(|e| io::Error::other(format!("{NR_HUGEPAGES}: {text:?}: {e}")))
+    read_u64(NR_HUGEPAGES)
 }
 
-fn write_nr_hugepages(n: u64) -> io::Result<()> {
-    std::fs::write(NR_HUGEPAGES, format!("{n}\n"))
-        .map_err(|e| io::Error::new(e.kind(), format!("writing {n} to {NR_HUGEPAGES}: {e}")))
+fn read_u64(path: &str) -> io::Result<u64> {
+    let text = std::fs::read_to_string(path)?;
+    text.trim()
+        .parse()
+        .map_err(|e| io::Error::other(format!("{path}: {text:?}: {e}")))
+}
+
+fn write_u64(path: &str, n: u64) -> io::Result<()> {
+    std::fs::write(path, format!("{n}\n"))
+        .map_err(|e| io::Error::new(e.kind(), format!("writing {n} to {path}: {e}")))
+}
+
+/// Sets the persistent pool size (root). Prefer [`PoolReservation`], which puts it back.
+pub fn write_nr_hugepages(n: u64) -> io::Result<()> {
+    write_u64(NR_HUGEPAGES, n)
+}
+
+/// Sets `nr_overcommit_hugepages` (root).
+pub fn write_nr_overcommit_hugepages(n: u64) -> io::Result<()> {
+    write_u64(NR_OVERCOMMIT_HUGEPAGES, n)
 }
 
 /// `Ok` if at least `n` huge pages are available now, else the message to show: what is missing
@@ -117,28 +154,45 @@ pub fn require_free_huge_pages(n: u64) -> Result<(), String> {
 /// Who holds the pool raised and what to put back when the last one goes.
 struct PoolState {
     holders: usize,
-    restore_to: u64,
-    /// Puts the pool back if this process dies without dropping its reservations.
+    /// The pool before the first reservation raised it.
+    found: Option<HugePool>,
+    /// Puts the pool back when the last reservation goes, or when this process dies.
     janitor: Option<Janitor>,
 }
 
 static POOL: Mutex<PoolState> = Mutex::new(PoolState {
     holders: 0,
-    restore_to: 0,
+    found: None,
     janitor: None,
 });
 
+impl PoolState {
+    /// Hands the pool back to the janitor, which puts it back as found and says what it did.
+    fn restore(&mut self) {
+        self.found = None;
+        if let Some(janitor) = self.janitor.take() {
+            match janitor.finish() {
+                Ok(done) => {
+                    for d in done.iter().filter(|d| d.result != Ok(None)) {
+                        eprintln!("hugepunch: {d}");
+                    }
+                }
+                Err(e) => eprintln!("hugepunch: the janitor did not report: {e}"),
+            }
+        }
+    }
+}
+
 /// A raised huge page pool: while any `PoolReservation` lives, `nr_hugepages` was raised (if
 /// needed) so that the requested pages were free; when the last one in the process is dropped,
-/// `nr_hugepages` goes back to what it was before the first. Reservations in one process share
-/// one lock, so concurrent tests compose. Needs root.
+/// the pool is put back as it was before the first. Reservations in one process share one lock,
+/// so concurrent tests compose. Needs root.
 ///
-/// If the process is killed (SIGKILL included) before the last reservation is dropped, a
-/// janitor process forked with the first one puts `nr_hugepages` back.
-///
-/// Putting `nr_hugepages` back below the pages in use is safe: the kernel turns the excess into
-/// surplus pages and frees them as they are released. A change made by another process while a
-/// reservation lives is overwritten on restore.
+/// The pool is put back by a [`Janitor`] process forked before the first raise, also if this
+/// process is killed (SIGKILL included). It waits until this process's pages are released (its
+/// actors gone, its files closed) before it lowers `nr_hugepages`, then checks the whole pool
+/// against what it found and releases free surplus pages the kernel kept
+/// (see [`super::pool_restore`]).
 #[derive(Debug)]
 pub struct PoolReservation {
     previous: u64,
@@ -150,10 +204,6 @@ impl PoolReservation {
     /// `MemAvailable`; fails (and restores) if the kernel cannot find the memory.
     pub fn ensure(n_free: u64) -> io::Result<PoolReservation> {
         let mut state = POOL.lock().unwrap_or_else(|p| p.into_inner());
-        let before = read_nr_hugepages()?;
-        if state.holders == 0 {
-            state.restore_to = before;
-        }
         let pool = HugePool::read()?;
         if pool.available() < n_free {
             let extra = n_free - pool.available();
@@ -163,28 +213,32 @@ impl PoolReservation {
                     io::ErrorKind::OutOfMemory,
                     format!(
                         "{n_free} huge pages needed, {} available: the {extra} more would take \
-                         {} MiB but MemAvailable is {} MiB; nr_hugepages left at {before}",
+                         {} MiB but MemAvailable is {} MiB; nr_hugepages left at {}",
                         pool.available(),
                         extra.saturating_mul(pool.page_size) >> 20,
-                        mem_available >> 20
+                        mem_available >> 20,
+                        pool.nr_hugepages
                     ),
                 ));
             }
             if state.janitor.is_none() {
-                state.janitor = Some(Janitor::spawn(state.restore_to)?);
+                let janitor = Janitor::spawn()?;
+                janitor.register(&Chore::RestorePool(pool))?;
+                state.janitor = Some(janitor);
+                state.found = Some(pool);
             }
-            write_nr_hugepages(before + extra)?;
+            write_nr_hugepages(pool.nr_hugepages + extra)?;
             let after = HugePool::read()?;
             if after.available() < n_free {
                 if state.holders == 0 {
-                    write_nr_hugepages(state.restore_to)?;
-                    drop(state.janitor.take());
+                    state.restore();
                 }
                 return Err(io::Error::new(
                     io::ErrorKind::OutOfMemory,
                     format!(
-                        "raised nr_hugepages from {before} to {} but only {} huge pages are \
+                        "raised nr_hugepages from {} to {} but only {} huge pages are \
                          available, {n_free} needed (memory too fragmented or too small?)",
+                        pool.nr_hugepages,
                         after.nr_hugepages,
                         after.available()
                     ),
@@ -193,7 +247,7 @@ impl PoolReservation {
         }
         state.holders += 1;
         Ok(PoolReservation {
-            previous: state.restore_to,
+            previous: state.found.map_or(pool.nr_hugepages, |f| f.nr_hugepages),
         })
     }
 
@@ -207,13 +261,8 @@ impl Drop for PoolReservation {
     fn drop(&mut self) {
         let mut state = POOL.lock().unwrap_or_else(|p| p.into_inner());
         state.holders -= 1;
-        if state.holders == 0 && read_nr_hugepages().ok() != Some(state.restore_to) {
-            if let Err(e) = write_nr_hugepages(state.restore_to) {
-                eprintln!("hugepunch: could not restore nr_hugepages: {e}");
-            }
-        }
         if state.holders == 0 {
-            drop(state.janitor.take());
+            state.restore();
         }
     }
 }
