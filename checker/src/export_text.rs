@@ -1,6 +1,6 @@
 //! The one-line description and expected host outcome of a trace.
 
-use spec::{ModelCfg, UffdPolicy, Variant};
+use spec::{ModelCfg, UffdPolicy};
 use traces::Kind;
 
 /// What happens in the trace, in one line.
@@ -24,7 +24,7 @@ pub fn description(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
         ("race_window_fault", _) => format!(
             "A fault maps a page of the hole {hole} between hugetlb_vmdelete_list and \
              remove_inode_hugepages (the 2015 race window){}.",
-            if v.skips_mapped_page() {
+            if v.features().skips_mapped_page() {
                 "; the removal loop then skips it"
             } else {
                 "; the removal loop unmaps it again under the fault mutex and frees it"
@@ -57,7 +57,7 @@ pub fn description(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
 pub fn host_outcome(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
     let v = cfg.variant;
     let text = match kind {
-        Kind::Counterexample if v.skips_mapped_page() => format!(
+        Kind::Counterexample if v.features().skips_mapped_page() => format!(
             "A kernel with the 4.5 fix (4aae8d1c051e) unmaps the raced page again and frees it: \
              once the interleaving is achieved the host diverges from this trace where the page \
              stays ({id} holds on the host). A host that follows the trace to the end behaves \
@@ -70,16 +70,13 @@ pub fn host_outcome(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
         Kind::Witness if id == "race_window_fault" => format!(
             "The touch faults during the punch and succeeds without an event (the page was still \
              cached); {}",
-            if v.skips_mapped_page() {
+            if v.features().skips_mapped_page() {
                 "a host with the 4.5 fix then removes the page anyway, unlike this trace."
             } else {
                 "the host then removes the page: every observable as predicted on 4.5 and later."
             }
         ),
-        Kind::Witness
-            if matches!(v, Variant::HoleMarker | Variant::HoleMarkerFixed)
-                && id == "fault_waits_on_marker" =>
-        {
+        Kind::Witness if v.features().hole_marker && id == "fault_waits_on_marker" => {
             "No released kernel has the hole marker: a host shows the same observables with \
              the fault not waiting (the wait is not visible from user space)."
                 .to_string()

@@ -3,7 +3,7 @@
 //! The expectations are knowledge about the kernel code written down as rules on the
 //! configuration; the checker compares the model against them and tests pin both.
 
-use crate::cfg::{ModelCfg, TouchArea, UffdPolicy, Variant};
+use crate::cfg::{ModelCfg, TouchArea, UffdPolicy};
 use crate::properties::PROPERTIES;
 use serde::{Deserialize, Serialize};
 use stateright::Expectation;
@@ -52,7 +52,7 @@ pub fn expected(cfg: &ModelCfg) -> Vec<(&'static str, Verdict)> {
 }
 
 fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
-    let v = cfg.variant;
+    let f = cfg.features();
     // Some touch can land in the hole.
     let hole_touched = cfg.touches > 0 && cfg.touch_area == TouchArea::Anywhere;
     // A touch of the hole can start after the punch returned and find a page someone else
@@ -74,12 +74,12 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
     };
     match id {
         // 4.4 leaves a page faulted in during the race in the hole.
-        "hole_freed_on_return" => hold(v.skips_mapped_page() && hole_touched),
+        "hole_freed_on_return" => hold(f.skips_mapped_page() && hole_touched),
         // Without userfaultfd nothing catches a touch of the hole; with it, only a page
         // the 4.4 skip left behind goes uncaught.
         "hole_touch_caught" => hold(
             hole_touched
-                && (cfg.uffd == UffdPolicy::None || (v.skips_mapped_page() && later_touch)),
+                && (cfg.uffd == UffdPolicy::None || (f.skips_mapped_page() && later_touch)),
         ),
         "no_stale_mapping" | "accounting" | "no_bug_on" | "no_deadlock" | "punch_returns" => {
             Verdict::Holds
@@ -93,11 +93,11 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
             hole_touched && cfg.uffd == UffdPolicy::Copy && (cfg.hole_reuse || cfg.mappers >= 2),
         ),
         // The marker covers [start, end] inclusive: one page past the hole waits too.
-        "fault_waits_on_marker" => reach(
-            v.has_hole_marker() && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages),
-        ),
+        "fault_waits_on_marker" => {
+            reach(f.hole_marker && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages))
+        }
         // Any fault holds the vma_lock for read while hugetlb_vmdelete_list trylocks it.
-        "vmdelete_skips_vma" => reach(v == Variant::V6_1 && cfg.touches > 0),
+        "vmdelete_skips_vma" => reach(f.vma_lock && cfg.touches > 0),
         "punch_frees_hole" => Verdict::Reached,
         other => panic!("no expectation for property {other}"),
     }

@@ -9,12 +9,11 @@ use stateright::{Checker, Expectation, Model};
 use std::collections::BTreeSet;
 
 /// The variants with the 4.5 re-unmap, where every safety property holds.
-const FIXED: [Variant; 4] = [
-    Variant::V4_5,
-    Variant::HoleMarkerFixed,
-    Variant::V5_7,
-    Variant::V6_1,
-];
+fn fixed() -> impl Iterator<Item = Variant> {
+    Variant::ALL
+        .into_iter()
+        .filter(|v| !v.features().skips_mapped_page())
+}
 
 /// The safety (always) and liveness (eventually) properties.
 fn safety_ids() -> BTreeSet<&'static str> {
@@ -110,7 +109,7 @@ fn assert_caught(cfg: &ModelCfg, m: Mutation, caught: &[&str]) -> Outcome {
 /// every variant that has the re-unmap.
 #[test]
 fn no_reunmap_is_caught() {
-    for v in FIXED {
+    for v in fixed() {
         let cfg = ModelCfg::for_variant(v);
         let mutant = assert_caught(&cfg, Mutation::NoReunmap, &MAPPED_PAGE_FREED);
         // The page freed while mapped is one a fault mapped in the race window: nothing else
@@ -130,7 +129,7 @@ fn no_reunmap_is_caught() {
 /// vma_lock do not stand in for the mutex).
 #[test]
 fn fault_without_mutex_is_caught() {
-    for v in FIXED {
+    for v in fixed() {
         let cfg = ModelCfg::for_variant(v);
         let mutant = assert_caught(&cfg, Mutation::FaultWithoutMutex, &MAPPED_PAGE_FREED);
         let k = kernel(mutant.last_state("no_bug_on"));
@@ -212,7 +211,7 @@ fn no_vmdelete_is_not_caught_by_the_model() {
         c.into_model()
             .property(Expectation::Sometimes, UNRACED, removal_unmaps_unraced_page)
     };
-    for v in FIXED {
+    for v in fixed() {
         for (n, cfg) in cfgs(v).into_iter().enumerate() {
             let base = check(model(cfg.clone()));
             let mutant = check(model(with(&cfg, Mutation::NoVmdelete)));
@@ -228,7 +227,7 @@ fn no_vmdelete_is_not_caught_by_the_model() {
                 assert!(!base.reached.contains(UNRACED), "{cfg:?}");
             }
             // 6.1's trylock-and-skip lives in hugetlb_vmdelete_list: gone with it.
-            if v == Variant::V6_1 {
+            if v.features().vma_lock {
                 assert!(base.reached.contains("vmdelete_skips_vma"));
                 assert!(!mutant.reached.contains("vmdelete_skips_vma"));
             }

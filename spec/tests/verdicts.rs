@@ -15,7 +15,7 @@ use stateright::{Checker, Expectation, Model};
 use Verdict::{Holds as H, Reached as R, Unreachable as U, Violated as V};
 
 /// One row per property, one column per variant (`Variant::ALL` order).
-type Table = [(&'static str, [Verdict; 6]); 13];
+type Table = [(&'static str, [Verdict; Variant::COUNT]); 13];
 
 // ---------------------------------------------------------------------------------------------
 // The tables.
@@ -116,7 +116,7 @@ const OUTSIDE_HOLE: Table = [
 fn default_cfg(v: Variant) -> ModelCfg {
     ModelCfg::for_variant(v)
 }
-const DEFAULT_BFS: [Option<usize>; 6] = [
+const DEFAULT_BFS: [Option<usize>; Variant::COUNT] = [
     Some(49_431),
     Some(50_843),
     Some(112_605),
@@ -124,7 +124,7 @@ const DEFAULT_BFS: [Option<usize>; 6] = [
     Some(75_539),
     Some(81_463),
 ];
-const DEFAULT_DFS_SYM: [usize; 6] = [24_736, 25_442, 56_323, 58_395, 37_790, 40_752];
+const DEFAULT_DFS_SYM: [usize; Variant::COUNT] = [24_736, 25_442, 56_323, 58_395, 37_790, 40_752];
 
 fn collision_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -132,7 +132,7 @@ fn collision_cfg(v: Variant) -> ModelCfg {
         ..ModelCfg::for_variant(v)
     }
 }
-const COLLISION_BFS: [Option<usize>; 6] = [
+const COLLISION_BFS: [Option<usize>; Variant::COUNT] = [
     Some(48_651),
     Some(50_057),
     Some(111_297),
@@ -140,7 +140,7 @@ const COLLISION_BFS: [Option<usize>; 6] = [
     Some(74_753),
     Some(76_461),
 ];
-const COLLISION_DFS_SYM: [usize; 6] = [24_346, 25_049, 55_669, 57_733, 37_397, 38_251];
+const COLLISION_DFS_SYM: [usize; Variant::COUNT] = [24_346, 25_049, 55_669, 57_733, 37_397, 38_251];
 
 fn three_mappers_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -153,9 +153,10 @@ fn three_mappers_cfg(v: Variant) -> ModelCfg {
 }
 /// Breadth-first search of three mappers takes 3-11 s a variant (0.5 to 1.2 million states):
 /// only the two 2015 variants run it, to check that symmetry reduction keeps their verdicts.
-const THREE_MAPPERS_BFS: [Option<usize>; 6] =
+const THREE_MAPPERS_BFS: [Option<usize>; Variant::COUNT] =
     [Some(503_129), Some(499_433), None, None, None, None];
-const THREE_MAPPERS_DFS_SYM: [usize; 6] = [84_197, 83_584, 186_371, 195_819, 129_676, 161_864];
+const THREE_MAPPERS_DFS_SYM: [usize; Variant::COUNT] =
+    [84_197, 83_584, 186_371, 195_819, 129_676, 161_864];
 
 fn no_uffd_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -163,7 +164,7 @@ fn no_uffd_cfg(v: Variant) -> ModelCfg {
         ..ModelCfg::for_variant(v)
     }
 }
-const NO_UFFD_BFS: [Option<usize>; 6] = [
+const NO_UFFD_BFS: [Option<usize>; Variant::COUNT] = [
     Some(12_529),
     Some(12_635),
     Some(24_121),
@@ -171,7 +172,7 @@ const NO_UFFD_BFS: [Option<usize>; 6] = [
     Some(17_299),
     Some(21_413),
 ];
-const NO_UFFD_DFS_SYM: [usize; 6] = [6_285, 6_338, 12_081, 12_449, 8_670, 10_727];
+const NO_UFFD_DFS_SYM: [usize; Variant::COUNT] = [6_285, 6_338, 12_081, 12_449, 8_670, 10_727];
 
 fn outside_hole_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -182,7 +183,7 @@ fn outside_hole_cfg(v: Variant) -> ModelCfg {
         ..ModelCfg::for_variant(v)
     }
 }
-const OUTSIDE_HOLE_BFS: [Option<usize>; 6] = [
+const OUTSIDE_HOLE_BFS: [Option<usize>; Variant::COUNT] = [
     Some(11_710),
     Some(11_074),
     Some(19_488),
@@ -190,7 +191,7 @@ const OUTSIDE_HOLE_BFS: [Option<usize>; 6] = [
     Some(15_294),
     Some(18_922),
 ];
-const OUTSIDE_HOLE_DFS_SYM: [usize; 6] = [5_876, 5_558, 9_765, 9_765, 7_668, 9_482];
+const OUTSIDE_HOLE_DFS_SYM: [usize; Variant::COUNT] = [5_876, 5_558, 9_765, 9_765, 7_668, 9_482];
 
 // ---------------------------------------------------------------------------------------------
 // The machinery.
@@ -260,8 +261,8 @@ fn check_family(
     name: &str,
     cfg_of: fn(Variant) -> ModelCfg,
     table: &Table,
-    bfs: [Option<usize>; 6],
-    dfs_sym: [usize; 6],
+    bfs: [Option<usize>; Variant::COUNT],
+    dfs_sym: [usize; Variant::COUNT],
 ) {
     check_variants(name, &Variant::ALL, cfg_of, table, bfs, dfs_sym);
 }
@@ -272,8 +273,8 @@ fn check_variants(
     variants: &[Variant],
     cfg_of: fn(Variant) -> ModelCfg,
     table: &Table,
-    bfs: [Option<usize>; 6],
-    dfs_sym: [usize; 6],
+    bfs: [Option<usize>; Variant::COUNT],
+    dfs_sym: [usize; Variant::COUNT],
 ) {
     let ids: Vec<_> = PROPERTIES.iter().map(|p| p.id).collect();
     let table_ids: Vec<_> = table.iter().map(|(id, _)| *id).collect();

@@ -15,9 +15,9 @@ use crate::page::{Data, Origin};
 impl Kernel {
     /// The first step of `hugetlb_fault` in this variant.
     pub(crate) fn fault_entry(cfg: &ModelCfg) -> Step {
-        if cfg.variant.has_hole_marker() {
+        if cfg.features().hole_marker {
             Step::HugetlbFaultMarker
-        } else if cfg.variant.fault_takes_i_mmap() {
+        } else if cfg.features().fault_i_mmap_read {
             Step::HugetlbFaultIMmapRead
         } else {
             Step::HugetlbFaultMutex
@@ -127,7 +127,7 @@ impl Kernel {
         if cfg.mutation != Some(Mutation::FaultWithoutMutex) {
             self.fault_mutex[cfg.fault_mutex_hash(page) as usize].lock(t)?;
         }
-        let next = if cfg.variant.has_vma_lock() {
+        let next = if cfg.features().vma_lock {
             Step::HugetlbFaultVmaLock
         } else {
             Step::HugetlbNoPage
@@ -152,13 +152,13 @@ impl Kernel {
     /// Drops what `hugetlb_fault` took, in reverse order.
     fn hugetlb_fault_unlock(&mut self, cfg: &ModelCfg, t: Tid, page: u8) {
         let m = Kernel::faulting_mapper(cfg, t);
-        if cfg.variant.has_vma_lock() {
+        if cfg.features().vma_lock {
             self.mms[m as usize].vma_lock.read_unlock();
         }
         if cfg.mutation != Some(Mutation::FaultWithoutMutex) {
             self.fault_mutex[cfg.fault_mutex_hash(page) as usize].unlock(t);
         }
-        if cfg.variant.fault_takes_i_mmap() {
+        if cfg.features().fault_i_mmap_read {
             self.i_mmap.read_unlock();
         }
     }

@@ -8,7 +8,7 @@
 //! same page either way.
 
 use super::{BugOn, Kernel, Op, Punch, Sends, Step};
-use crate::cfg::{ModelCfg, Mutation, Variant};
+use crate::cfg::{MappedPage, ModelCfg, Mutation};
 use crate::ids::Tid;
 use crate::locks::Blocked;
 use crate::msg::Syscall;
@@ -43,7 +43,7 @@ impl Kernel {
         {
             page.pre_punch = true;
         }
-        if cfg.variant.has_hole_marker() {
+        if cfg.features().hole_marker {
             self.i_private = Some((p.start, p.end));
         }
         self.goto(t, Step::HugetlbVmdeleteList, s);
@@ -77,13 +77,10 @@ impl Kernel {
     /// has a local `v_end`). 6.1 only trylocks each VMA's vma_lock and skips the VMA if it
     /// cannot get it.
     pub(crate) fn vmdelete(&mut self, cfg: &ModelCfg, t: Tid, start: u8, end: u8) {
-        let clobbers_end = matches!(
-            cfg.variant,
-            Variant::V4_4 | Variant::HoleMarker | Variant::HoleMarkerFixed
-        );
+        let clobbers_end = cfg.features().vmdelete_clobbers_end;
         for (n, m) in self.i_mmap_tree.clone().into_iter().enumerate() {
             let mm = &mut self.mms[m as usize];
-            if cfg.variant.has_vma_lock() && !mm.vma_lock.try_write(t) {
+            if cfg.features().vma_lock && !mm.vma_lock.try_write(t) {
                 self.ghost.vmdelete_skips_vma = true;
                 continue;
             }
@@ -93,7 +90,7 @@ impl Kernel {
                 end
             };
             mm.ptes[start as usize..zap_end as usize].fill(None);
-            if cfg.variant.has_vma_lock() {
+            if cfg.features().vma_lock {
                 mm.vma_lock.write_unlock(t);
             }
         }
@@ -121,16 +118,16 @@ impl Kernel {
         (p.next, p.cur) = (idx, idx);
         let page = self.cache[idx as usize].expect("looked up");
         let mapped = self.page_mapped(page.id) && cfg.mutation != Some(Mutation::NoReunmap);
-        let next = match cfg.variant {
+        let next = match cfg.features().mapped_page {
             _ if !mapped => Step::RemoveLockPage,
-            Variant::V4_4 | Variant::HoleMarker => Step::RemoveLockPage,
-            Variant::V4_5 | Variant::HoleMarkerFixed => Step::RemoveUnmapAgain,
-            Variant::V5_7 => {
+            MappedPage::Skip => Step::RemoveLockPage,
+            MappedPage::UnmapUnderMutex => Step::RemoveUnmapAgain,
+            MappedPage::UnmapRelockMutex => {
                 // Lock order is i_mmap_rwsem -> fault mutex: drop the mutex to take both.
                 self.fault_mutex[hash].unlock(t);
                 Step::RemoveUnmapAgain
             }
-            Variant::V6_1 => Step::HugetlbUnmapFileFolio,
+            MappedPage::UnmapFileFolio => Step::HugetlbUnmapFileFolio,
         };
         self.goto(t, next, s);
         Ok(())
@@ -147,7 +144,7 @@ impl Kernel {
         s: &mut Sends,
     ) -> Result<(), Blocked> {
         self.i_mmap.write(t)?;
-        if cfg.variant == Variant::V5_7 {
+        if cfg.features().mapped_page == MappedPage::UnmapRelockMutex {
             self.goto(t, Step::RemoveUnmapAgainMutex, s);
             return Ok(());
         }
@@ -188,7 +185,7 @@ impl Kernel {
         let idx = self.punch(t).cur;
         let page = self.cache[idx as usize].expect("the punch holds the index's fault mutex");
         let mapped = self.page_mapped(page.id);
-        if !(cfg.variant.skips_mapped_page() && mapped) {
+        if !(cfg.features().skips_mapped_page() && mapped) {
             if mapped {
                 // 4.4 `__delete_from_page_cache`: `BUG_ON(page_mapped(page))`; 6.1
                 // `filemap_unaccount_folio`: `VM_BUG_ON_FOLIO(folio_mapped(folio))`.
@@ -206,7 +203,7 @@ impl Kernel {
     /// The end of `hugetlbfs_punch_hole`: with the marker patches, `inode->i_private = NULL`
     /// and `wake_up_all` on the marker's wait queue under `i_lock`; `inode_unlock`; return 0.
     fn punch_return(&mut self, cfg: &ModelCfg, t: Tid, start: u8, end: u8, s: &mut Sends) {
-        if cfg.variant.has_hole_marker() {
+        if cfg.features().hole_marker {
             self.i_private = None;
             for slot in 0..self.threads.len() {
                 if let Some(k) = self.threads[slot] {

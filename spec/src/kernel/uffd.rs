@@ -11,7 +11,7 @@ use crate::page::{Data, Origin};
 
 /// The first step of `__mcopy_atomic_hugetlb` in this variant.
 pub(crate) fn first_copy_step(cfg: &ModelCfg) -> Step {
-    if cfg.variant.fault_takes_i_mmap() {
+    if cfg.features().fault_i_mmap_read {
         Step::McopyIMmapRead
     } else {
         Step::McopyMutex
@@ -47,7 +47,7 @@ impl Kernel {
     ) -> Result<(), Blocked> {
         let page = self.copy_page(t);
         self.fault_mutex[cfg.fault_mutex_hash(page) as usize].lock(t)?;
-        let next = if cfg.variant.has_vma_lock() {
+        let next = if cfg.features().vma_lock {
             Step::McopyVmaLock
         } else {
             Step::HugetlbMcopyAtomicPte
@@ -96,11 +96,11 @@ impl Kernel {
                 Err(_) => Err(Errno::ENOMEM),
             }
         };
-        if cfg.variant.has_vma_lock() {
+        if cfg.features().vma_lock {
             self.mms[m as usize].vma_lock.read_unlock();
         }
         self.fault_mutex[cfg.fault_mutex_hash(page) as usize].unlock(t);
-        if cfg.variant.fault_takes_i_mmap() {
+        if cfg.features().fault_i_mmap_read {
             self.i_mmap.read_unlock();
         }
         if ret.is_ok() {
