@@ -13,7 +13,7 @@ pub const VARIANTS: [&str; 6] = [
 ];
 
 /// Property ids of the model.
-pub const PROPERTIES: [&str; 13] = [
+pub const PROPERTIES: [&str; 14] = [
     "hole_freed_on_return",
     "hole_touch_caught",
     "no_stale_mapping",
@@ -24,6 +24,7 @@ pub const PROPERTIES: [&str; 13] = [
     "race_window_fault",
     "hole_touch_missing",
     "uffd_copy_eexist",
+    "uffd_copy_enomem",
     "fault_waits_on_marker",
     "vmdelete_skips_vma",
     "punch_frees_hole",
