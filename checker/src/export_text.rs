@@ -37,6 +37,12 @@ pub fn description(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
              cache (hole reuse or another mapper's copy) and fails with EEXIST; UFFDIO_WAKE lets \
              the fault retry and map the cached page."
             .to_string(),
+        ("uffd_copy_enomem", _) => "Before 5.13 the handler's UFFDIO_COPY allocates a huge page \
+             before it learns the page is back in the page cache (hole reuse or another mapper's \
+             copy); every pool page is in the file, so the allocation fails with ENOMEM where \
+             5.13+ (8cc5fcbb5be8) returns EEXIST. The handler gives up; the faulting thread is \
+             never woken."
+            .to_string(),
         ("fault_waits_on_marker", _) => "A fault finds the hole marker in inode->i_private and \
              sleeps until the punch clears it and wakes the wait queue."
             .to_string(),
@@ -76,6 +82,11 @@ pub fn host_outcome(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
                 "the host then removes the page: every observable as predicted on 4.5 and later."
             }
         ),
+        Kind::Witness if id == "uffd_copy_enomem" => "A host with 8cc5fcbb5be8 (5.13+, and 5.10.y \
+             stable) checks the page cache before it allocates, and its pool is larger than the \
+             model's: UFFDIO_COPY returns EEXIST, not ENOMEM, so the replay diverges at that \
+             return. Only a kernel before 5.13 with every pool page in use follows the trace."
+            .to_string(),
         Kind::Witness if v.features().hole_marker && id == "fault_waits_on_marker" => {
             "No released kernel has the hole marker: a host shows the same observables with \
              the fault not waiting (the wait is not visible from user space)."

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use crate::variant::{Features, MappedPage, Variant};
+pub use crate::variant::{Features, MappedPage, McopyOrder, Variant};
 
 /// Which pages a mapper may touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,6 +46,9 @@ pub enum Mutation {
     /// property catches it in the fixed variants: the unmap under the fault mutex suffices for
     /// shared mappings (the first pass also serves private COW copies, not modelled).
     NoVmdelete,
+    /// `hugetlb_mcopy_atomic_pte` allocates before it checks the page cache, as before 5.13
+    /// (8cc5fcbb5be8 taken out of a variant that has it).
+    McopyAllocFirst,
 }
 
 /// The model's configuration. The defaults check every variant exhaustively in well under

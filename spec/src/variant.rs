@@ -22,6 +22,19 @@ pub enum MappedPage {
     UnmapFileFolio,
 }
 
+/// When `hugetlb_mcopy_atomic_pte` (UFFDIO_COPY into a shared hugetlbfs mapping) learns
+/// that the page is already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum McopyOrder {
+    /// 4.11 to 5.12: `alloc_huge_page` first (taking the index as reserved), `EEXIST` only
+    /// when `huge_add_to_page_cache` fails; with no free page the allocation fails first:
+    /// `ENOMEM`.
+    AllocFirst,
+    /// 5.13+ (8cc5fcbb5be8, backported to 5.10.y): `hugetlbfs_pagecache_present` first,
+    /// `EEXIST` without allocating.
+    CheckFirst,
+}
+
 /// A kernel variant's code, as the features the model distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Features {
@@ -39,6 +52,8 @@ pub struct Features {
     pub vma_lock: bool,
     /// What the removal loop does with a page still mapped.
     pub mapped_page: MappedPage,
+    /// UFFDIO_COPY's allocation order.
+    pub mcopy: McopyOrder,
 }
 
 impl Features {
@@ -94,12 +109,14 @@ impl Variant {
     /// The variant's features: the one place that says what each variant's code does.
     pub const fn features(self) -> Features {
         use MappedPage::*;
+        use McopyOrder::*;
         let v4_4 = Features {
             hole_marker: false,
             vmdelete_clobbers_end: true,
             fault_i_mmap_read: false,
             vma_lock: false,
             mapped_page: Skip,
+            mcopy: AllocFirst,
         };
         match self {
             Variant::V4_4 => v4_4,
@@ -128,6 +145,7 @@ impl Variant {
                 vmdelete_clobbers_end: false,
                 vma_lock: true,
                 mapped_page: UnmapFileFolio,
+                mcopy: CheckFirst,
                 ..v4_4
             },
         }

@@ -3,7 +3,7 @@
 //! The expectations are knowledge about the kernel code written down as rules on the
 //! configuration; the checker compares the model against them and tests pin both.
 
-use crate::cfg::{ModelCfg, TouchArea, UffdPolicy};
+use crate::cfg::{McopyOrder, ModelCfg, TouchArea, UffdPolicy};
 use crate::properties::PROPERTIES;
 use serde::{Deserialize, Serialize};
 use stateright::Expectation;
@@ -58,6 +58,10 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
     // A touch of the hole can start after the punch returned and find a page someone else
     // faulted in during the race: a second touch of the same mapper, or another mapper.
     let later_touch = cfg.touches >= 2 || cfg.mappers >= 2;
+    // Two copies, or a copy and the reuse `fallocate`, can meet on one index.
+    let copy_conflict =
+        hole_touched && cfg.uffd == UffdPolicy::Copy && (cfg.hole_reuse || cfg.mappers >= 2);
+    let hole_len = cfg.hole_end - cfg.hole_start;
     let reach = |b: bool| {
         if b {
             Verdict::Reached
@@ -88,9 +92,15 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
         "race_window_fault" => reach(hole_touched),
         "hole_touch_missing" => reach(hole_touched && cfg.uffd != UffdPolicy::None),
         // The handler copies a page the manager allocated again, or another mapper's
-        // handler copied first.
-        "uffd_copy_eexist" => reach(
-            hole_touched && cfg.uffd == UffdPolicy::Copy && (cfg.hole_reuse || cfg.mappers >= 2),
+        // handler copied first. Before 5.13 the copy allocates first, which needs a free page
+        // while the page is cached: another page of the hole not (yet) back.
+        "uffd_copy_eexist" => {
+            reach(copy_conflict && (f.mcopy == McopyOrder::CheckFirst || hole_len >= 2))
+        }
+        // Before 5.13, with every page of the pool in the file: the one-page hole refilled
+        // (reuse, or another mapper's copy), or a bigger hole refilled by reuse.
+        "uffd_copy_enomem" => reach(
+            copy_conflict && f.mcopy == McopyOrder::AllocFirst && (hole_len == 1 || cfg.hole_reuse),
         ),
         // The marker covers [start, end] inclusive: one page past the hole waits too.
         "fault_waits_on_marker" => {

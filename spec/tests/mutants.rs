@@ -234,3 +234,23 @@ fn no_vmdelete_is_not_caught_by_the_model() {
         }
     }
 }
+
+/// `UFFDIO_COPY` allocating before it checks the page cache (8cc5fcbb5be8 taken out of 6.1):
+/// no safety property can tell (the allocation is given back), but the pinned witnesses of the
+/// default configuration do: EEXIST becomes unreachable and ENOMEM reachable.
+#[test]
+fn mcopy_alloc_first_is_caught() {
+    let cfg = ModelCfg::for_variant(Variant::V6_1);
+    assert_eq!(
+        cfg.features().mcopy,
+        spec::McopyOrder::CheckFirst,
+        "the variant has the fix"
+    );
+    let base = check(cfg.clone().into_model());
+    let mutant = check(with(&cfg, Mutation::McopyAllocFirst).into_model());
+    assert!(mutant.violated.is_empty(), "{:?}", mutant.violated_ids());
+    assert!(base.reached.contains("uffd_copy_eexist"));
+    assert!(!base.reached.contains("uffd_copy_enomem"));
+    assert!(!mutant.reached.contains("uffd_copy_eexist"));
+    assert!(mutant.reached.contains("uffd_copy_enomem"));
+}

@@ -139,6 +139,8 @@ pub struct Ghost {
     pub hole_touch_missing: bool,
     /// `UFFDIO_COPY` returned `EEXIST`.
     pub uffd_copy_eexist: bool,
+    /// `UFFDIO_COPY` returned `ENOMEM`.
+    pub uffd_copy_enomem: bool,
     /// A fault slept on the hole marker.
     pub fault_waits_on_marker: bool,
     /// `hugetlb_vmdelete_list` skipped a VMA whose vma_lock it could not trylock.
@@ -183,6 +185,11 @@ impl Kernel {
             (p, Ctx::Main) => 2 * p - 1,
             (p, Ctx::Handler) => 2 * p,
         }
+    }
+
+    /// The actor id of the process whose thread runs in a slot.
+    pub fn pid_of_slot(slot: usize) -> Id {
+        Id::from(slot.div_ceil(2))
     }
 
     /// The thread in a slot (inverse of [`Kernel::slot`]).
