@@ -21,6 +21,18 @@ pub fn description(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
             "A page the race left in the hole {hole} is still cached, so a touch after the \
              punch returned reads the old data and userfaultfd never sees it."
         ),
+        ("no_deadlock" | "punch_returns", Kind::Counterexample) => format!(
+            "{}A fault maps a page of the hole {hole} in the race window; the removal loop takes \
+             its page lock before the mapped check (the backport of 7b7387650dcf), drops the \
+             fault mutex and waits for i_mmap_rwsem (write). The other mapper's fault holds \
+             i_mmap_rwsem (read), takes the fault mutex and waits for the page lock in \
+             find_lock_page: neither can move.",
+            if id == "punch_returns" {
+                "The punch never returns. "
+            } else {
+                ""
+            }
+        ),
         ("race_window_fault", _) => format!(
             "A fault maps a page of the hole {hole} between hugetlb_vmdelete_list and \
              remove_inode_hugepages (the 2015 race window){}.",
@@ -67,6 +79,13 @@ pub fn host_outcome(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
             "A kernel with the 4.5 fix (4aae8d1c051e) unmaps the raced page again and frees it: \
              once the interleaving is achieved the host diverges from this trace where the page \
              stays ({id} holds on the host). A host that follows the trace to the end behaves \
+             like {v}."
+        ),
+        Kind::Counterexample if traces::vocab::HANG_PROPERTIES.contains(&id) => format!(
+            "Not replayed without --allow-hang: a kernel with this deadlock hangs for good (the \
+             punch in i_mmap_lock_write holding the page lock, the fault in find_lock_page \
+             holding i_mmap_rwsem). A host whose faults do not take i_mmap_rwsem (6.x) or that \
+             locks the page after the re-unmap does not hang. A host that follows it behaves \
              like {v}."
         ),
         Kind::Counterexample => format!(

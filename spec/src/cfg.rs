@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use crate::variant::{Features, MappedPage, McopyOrder, Variant};
+pub use crate::variant::{Features, MappedPage, McopyOrder, PageLockOrder, Variant};
 
 /// Which pages a mapper may touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -24,5 +24,5 @@ pub mod verdict;
 
 pub use cfg::{ModelCfg, Mutation, TouchArea, UffdPolicy};
 pub use properties::{HugeModel, HugeState, Prop, PROPERTIES};
-pub use variant::{Features, MappedPage, McopyOrder, Variant};
+pub use variant::{Features, MappedPage, McopyOrder, PageLockOrder, Variant};
 pub use verdict::Verdict;

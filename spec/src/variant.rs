@@ -35,6 +35,18 @@ pub enum McopyOrder {
     CheckFirst,
 }
 
+/// Where `remove_inode_hugepages` takes the page lock of the page it removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PageLockOrder {
+    /// After the mapped check and the re-unmap (4.4 to 6.16), so it is never held while the
+    /// removal waits for another lock.
+    AfterUnmap,
+    /// Before the mapped check: 7b7387650dcf ("mm/hugetlb: fix folio is still mapped when
+    /// deleted", 6.17) and its stable backports (5.10.262 has it), so the removal holds it
+    /// across the re-unmap's `i_mmap_lock_write`.
+    BeforeMappedCheck,
+}
+
 /// A kernel variant's code, as the features the model distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Features {
@@ -54,6 +66,8 @@ pub struct Features {
     pub mapped_page: MappedPage,
     /// UFFDIO_COPY's allocation order.
     pub mcopy: McopyOrder,
+    /// Where the removal loop takes the page lock.
+    pub page_lock: PageLockOrder,
 }
 
 impl Features {
@@ -98,6 +112,11 @@ variants! {
     HoleMarkerFixed => "hole_marker_fixed",
     /// Linux 5.7, commit c0d0381ade79: `i_mmap_rwsem` held by faults for pmd sharing.
     V5_7 => "v5_7",
+    /// Debian 11's Linux 5.10.262: 5.7's locking, with the backport of 7b7387650dcf taking
+    /// the page lock before the mapped check.
+    V5_10 => "v5_10",
+    /// 5.10 before that backport: the page lock taken after the re-unmap.
+    V5_10Unlocked => "v5_10_unlocked",
     /// Linux 6.1: per-VMA `hugetlb_vma_lock`, `hugetlb_unmap_file_folio` with its retry.
     V6_1 => "v6_1",
 }
@@ -110,6 +129,7 @@ impl Variant {
     pub const fn features(self) -> Features {
         use MappedPage::*;
         use McopyOrder::*;
+        use PageLockOrder::*;
         let v4_4 = Features {
             hole_marker: false,
             vmdelete_clobbers_end: true,
@@ -117,6 +137,16 @@ impl Variant {
             vma_lock: false,
             mapped_page: Skip,
             mcopy: AllocFirst,
+            page_lock: AfterUnmap,
+        };
+        // Debian 11's 5.10.262: 5.7's locking, 8cc5fcbb5be8 and the 7b7387650dcf backport.
+        let v5_10 = Features {
+            vmdelete_clobbers_end: false,
+            fault_i_mmap_read: true,
+            mapped_page: UnmapRelockMutex,
+            mcopy: CheckFirst,
+            page_lock: BeforeMappedCheck,
+            ..v4_4
         };
         match self {
             Variant::V4_4 => v4_4,
@@ -140,6 +170,11 @@ impl Variant {
                 fault_i_mmap_read: true,
                 mapped_page: UnmapRelockMutex,
                 ..v4_4
+            },
+            Variant::V5_10 => v5_10,
+            Variant::V5_10Unlocked => Features {
+                page_lock: AfterUnmap,
+                ..v5_10
             },
             Variant::V6_1 => Features {
                 vmdelete_clobbers_end: false,

@@ -3,7 +3,7 @@
 //! The expectations are knowledge about the kernel code written down as rules on the
 //! configuration; the checker compares the model against them and tests pin both.
 
-use crate::cfg::{McopyOrder, ModelCfg, TouchArea, UffdPolicy};
+use crate::cfg::{McopyOrder, ModelCfg, PageLockOrder, TouchArea, UffdPolicy};
 use crate::properties::PROPERTIES;
 use serde::{Deserialize, Serialize};
 use stateright::Expectation;
@@ -85,9 +85,17 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
             hole_touched
                 && (cfg.uffd == UffdPolicy::None || (f.skips_mapped_page() && later_touch)),
         ),
-        "no_stale_mapping" | "accounting" | "no_bug_on" | "no_deadlock" | "punch_returns" => {
-            Verdict::Holds
-        }
+        "no_stale_mapping" | "accounting" | "no_bug_on" => Verdict::Holds,
+        // 7b7387650dcf on 5.10: the removal holds the page lock of a page a fault mapped in
+        // the race window while it waits for i_mmap_rwsem (write); another mapper's fault on
+        // that page holds i_mmap_rwsem (read) and the fault mutex the removal dropped, and
+        // waits for the page lock in find_lock_page. The punch never returns.
+        "no_deadlock" | "punch_returns" => hold(
+            f.page_lock == PageLockOrder::BeforeMappedCheck
+                && f.fault_i_mmap_read
+                && hole_touched
+                && cfg.mappers >= 2,
+        ),
         // Every variant drops i_mmap_rwsem between hugetlb_vmdelete_list and the removal loop.
         "race_window_fault" => reach(hole_touched),
         "hole_touch_missing" => reach(hole_touched && cfg.uffd != UffdPolicy::None),
@@ -97,11 +105,10 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
         "uffd_copy_eexist" => {
             reach(copy_conflict && (f.mcopy == McopyOrder::CheckFirst || hole_len >= 2))
         }
-        // Before 5.13, with every page of the pool in the file: the one-page hole refilled
-        // (reuse, or another mapper's copy), or a bigger hole refilled by reuse.
-        "uffd_copy_enomem" => reach(
-            copy_conflict && f.mcopy == McopyOrder::AllocFirst && (hole_len == 1 || cfg.hole_reuse),
-        ),
+        // Before 5.13, with every page of the pool in use when the second copy (or the copy
+        // after the reuse) allocates: the one-page hole refilled, a bigger hole refilled by
+        // reuse, or two mappers copying one page before the punch has freed the rest.
+        "uffd_copy_enomem" => reach(copy_conflict && f.mcopy == McopyOrder::AllocFirst),
         // The marker covers [start, end] inclusive: one page past the hole waits too.
         "fault_waits_on_marker" => {
             reach(f.hole_marker && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages))

@@ -8,11 +8,14 @@ use spec::{ModelCfg, Mutation, Variant, Verdict, PROPERTIES};
 use stateright::{Checker, Expectation, Model};
 use std::collections::BTreeSet;
 
-/// The variants with the 4.5 re-unmap, where every safety property holds.
+/// The variants with the 4.5 re-unmap where every safety property holds (not 5.10.262, which
+/// deadlocks).
 fn fixed() -> impl Iterator<Item = Variant> {
-    Variant::ALL
-        .into_iter()
-        .filter(|v| !v.features().skips_mapped_page())
+    Variant::ALL.into_iter().filter(|&v| {
+        spec::verdict::expected(&ModelCfg::for_variant(v))
+            .iter()
+            .all(|(_, verdict)| *verdict != Verdict::Violated)
+    })
 }
 
 /// The safety (always) and liveness (eventually) properties.

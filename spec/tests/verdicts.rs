@@ -5,7 +5,8 @@
 //! state space shows up here.
 //!
 //! Each table has one row per property (in `PROPERTIES` order) and one column per variant,
-//! in `Variant::ALL` order: v4_4, v4_5, hole_marker, hole_marker_fixed, v5_7, v6_1.
+//! in `Variant::ALL` order: v4_4, v4_5, hole_marker, hole_marker_fixed, v5_7, v5_10,
+//! v5_10_unlocked, v6_1.
 
 use spec::properties::HugeModel;
 use spec::verdict::{self, Verdict};
@@ -35,20 +36,20 @@ type Table = [(&'static str, [Verdict; Variant::COUNT]); 14];
 ///   the page cache first and returns EEXIST; 4.11 to 5.12 allocate first, and with the
 ///   one-page hole refilled every pool page is in the file: ENOMEM (8cc5fcbb5be8 changed it).
 const DEFAULT: Table = [
-    ("hole_freed_on_return", [V, H, V, H, H, H]),
-    ("hole_touch_caught", [V, H, V, H, H, H]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [R, R, R, R, R, R]),
-    ("hole_touch_missing", [R, R, R, R, R, R]),
-    ("uffd_copy_eexist", [U, U, U, U, U, R]),
-    ("uffd_copy_enomem", [R, R, R, R, R, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, V, H, H]),
+    ("punch_returns", [H, H, H, H, H, V, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [U, U, U, U, U, R, R, R]),
+    ("uffd_copy_enomem", [R, R, R, R, R, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 /// Hash collisions (`fault_mutex_slots: 1`): both pages share one fault mutex. No path holds
@@ -59,40 +60,40 @@ const COLLISION: Table = DEFAULT;
 /// Three mappers x 1 touch, UFFD_FEATURE_SIGBUS, no hole reuse. With SIGBUS there is no
 /// `UFFDIO_COPY`, so never an EEXIST; everything else as in the default.
 const THREE_MAPPERS: Table = [
-    ("hole_freed_on_return", [V, H, V, H, H, H]),
-    ("hole_touch_caught", [V, H, V, H, H, H]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [R, R, R, R, R, R]),
-    ("hole_touch_missing", [R, R, R, R, R, R]),
-    ("uffd_copy_eexist", [U, U, U, U, U, U]),
-    ("uffd_copy_enomem", [U, U, U, U, U, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, V, H, H]),
+    ("punch_returns", [H, H, H, H, H, V, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 /// No userfaultfd: a touch of the hole after the punch allocates a fresh page, so
 /// `hole_touch_caught` is violated in every variant (nothing is there to catch it), and
 /// there are no MISSING events or copies. The leak itself is still 4.4's alone.
 const NO_UFFD: Table = [
-    ("hole_freed_on_return", [V, H, V, H, H, H]),
-    ("hole_touch_caught", [V, V, V, V, V, V]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [R, R, R, R, R, R]),
-    ("hole_touch_missing", [U, U, U, U, U, U]),
-    ("uffd_copy_eexist", [U, U, U, U, U, U]),
-    ("uffd_copy_enomem", [U, U, U, U, U, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, V, V, V, V, V, V, V]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, V, H, H]),
+    ("punch_returns", [H, H, H, H, H, V, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 /// Well-behaved mappers: 3 pages, hole [1, 2), touches only outside the hole (pages 0 and
@@ -100,20 +101,20 @@ const NO_UFFD: Table = [
 /// one past the hole: the marker's `idx <= end` off-by-one makes a fault on it wait too.
 /// A fault on page 0 or 2 still holds its vma_lock while `hugetlb_vmdelete_list` trylocks it.
 const OUTSIDE_HOLE: Table = [
-    ("hole_freed_on_return", [H, H, H, H, H, H]),
-    ("hole_touch_caught", [H, H, H, H, H, H]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [U, U, U, U, U, U]),
-    ("hole_touch_missing", [U, U, U, U, U, U]),
-    ("uffd_copy_eexist", [U, U, U, U, U, U]),
-    ("uffd_copy_enomem", [U, U, U, U, U, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [H, H, H, H, H, H, H, H]),
+    ("hole_touch_caught", [H, H, H, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H, H, H]),
+    ("race_window_fault", [U, U, U, U, U, U, U, U]),
+    ("hole_touch_missing", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 /// A two-page hole: 3 pages, hole [0, 2), one mapper x 2 touches, uffd COPY, hole reuse.
@@ -122,20 +123,20 @@ const OUTSIDE_HOLE: Table = [
 /// 1), ENOMEM the pool used up (both refilled). With one mapper nobody else can find the
 /// page the 2015 race leaves behind, but the mapper's own second touch does.
 const MULTI_PAGE_HOLE: Table = [
-    ("hole_freed_on_return", [V, H, V, H, H, H]),
-    ("hole_touch_caught", [V, H, V, H, H, H]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [R, R, R, R, R, R]),
-    ("hole_touch_missing", [R, R, R, R, R, R]),
-    ("uffd_copy_eexist", [R, R, R, R, R, R]),
-    ("uffd_copy_enomem", [R, R, R, R, R, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_enomem", [R, R, R, R, R, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -151,9 +152,13 @@ const DEFAULT_BFS: [Option<usize>; Variant::COUNT] = [
     Some(81_223),
     Some(84_671),
     Some(57_223),
+    Some(75_555),
+    Some(75_539),
     Some(81_463),
 ];
-const DEFAULT_DFS_SYM: [usize; Variant::COUNT] = [19_176, 19_756, 40_632, 42_356, 28_632, 40_752];
+const DEFAULT_DFS_SYM: [usize; Variant::COUNT] = [
+    19_176, 19_756, 40_632, 42_356, 28_632, 37_798, 37_790, 40_752,
+];
 
 fn collision_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -167,9 +172,13 @@ const COLLISION_BFS: [Option<usize>; Variant::COUNT] = [
     Some(80_083),
     Some(83_515),
     Some(56_533),
+    Some(74_769),
+    Some(74_753),
     Some(76_461),
 ];
-const COLLISION_DFS_SYM: [usize; Variant::COUNT] = [18_834, 19_411, 40_062, 41_778, 28_287, 38_251];
+const COLLISION_DFS_SYM: [usize; Variant::COUNT] = [
+    18_834, 19_411, 40_062, 41_778, 28_287, 37_405, 37_397, 38_251,
+];
 
 fn three_mappers_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -182,10 +191,19 @@ fn three_mappers_cfg(v: Variant) -> ModelCfg {
 }
 /// Breadth-first search of three mappers takes 3-11 s a variant (0.5 to 1.2 million states):
 /// only the two 2015 variants run it, to check that symmetry reduction keeps their verdicts.
-const THREE_MAPPERS_BFS: [Option<usize>; Variant::COUNT] =
-    [Some(503_129), Some(499_433), None, None, None, None];
-const THREE_MAPPERS_DFS_SYM: [usize; Variant::COUNT] =
-    [84_197, 83_584, 186_371, 195_819, 129_676, 161_864];
+const THREE_MAPPERS_BFS: [Option<usize>; Variant::COUNT] = [
+    Some(503_129),
+    Some(499_433),
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+];
+const THREE_MAPPERS_DFS_SYM: [usize; Variant::COUNT] = [
+    84_197, 83_584, 186_371, 195_819, 129_676, 130_084, 129_676, 161_864,
+];
 
 fn no_uffd_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -199,9 +217,12 @@ const NO_UFFD_BFS: [Option<usize>; Variant::COUNT] = [
     Some(24_121),
     Some(24_857),
     Some(17_299),
+    Some(17_315),
+    Some(17_299),
     Some(21_413),
 ];
-const NO_UFFD_DFS_SYM: [usize; Variant::COUNT] = [6_285, 6_338, 12_081, 12_449, 8_670, 10_727];
+const NO_UFFD_DFS_SYM: [usize; Variant::COUNT] =
+    [6_285, 6_338, 12_081, 12_449, 8_670, 8_678, 8_670, 10_727];
 
 fn outside_hole_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -218,9 +239,12 @@ const OUTSIDE_HOLE_BFS: [Option<usize>; Variant::COUNT] = [
     Some(19_488),
     Some(19_488),
     Some(15_294),
+    Some(15_294),
+    Some(15_294),
     Some(18_922),
 ];
-const OUTSIDE_HOLE_DFS_SYM: [usize; Variant::COUNT] = [5_876, 5_558, 9_765, 9_765, 7_668, 9_482];
+const OUTSIDE_HOLE_DFS_SYM: [usize; Variant::COUNT] =
+    [5_876, 5_558, 9_765, 9_765, 7_668, 7_668, 7_668, 9_482];
 
 fn multi_page_hole_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -238,10 +262,12 @@ const MULTI_PAGE_HOLE_BFS: [Option<usize>; Variant::COUNT] = [
     Some(9_969),
     Some(9_970),
     Some(8_311),
+    Some(8_783),
+    Some(8_756),
     Some(10_876),
 ];
 const MULTI_PAGE_HOLE_DFS_SYM: [usize; Variant::COUNT] =
-    [6_420, 6_629, 9_969, 9_970, 8_311, 10_876];
+    [6_420, 6_629, 9_969, 9_970, 8_311, 8_783, 8_756, 10_876];
 
 // ---------------------------------------------------------------------------------------------
 // The machinery.
@@ -448,6 +474,8 @@ fn three_mappers_config_later() {
             Variant::HoleMarker,
             Variant::HoleMarkerFixed,
             Variant::V5_7,
+            Variant::V5_10,
+            Variant::V5_10Unlocked,
             Variant::V6_1,
         ],
         three_mappers_cfg,

@@ -165,8 +165,12 @@ impl Kernel {
 
     /// `hugetlb_fault` -> `hugetlb_no_page`, all under the fault's locks: a PTE that is no
     /// longer none means the fault was already resolved (`UFFDIO_COPY`); a page in the page
-    /// cache is mapped (`find_lock_page`, `huge_pte_lock`, `set_huge_pte_at`); a miss goes to
-    /// userfaultfd if the VMA is registered, else a new zeroed page is allocated and mapped.
+    /// cache is mapped (`find_lock_page`, `huge_pte_lock`, `set_huge_pte_at`, `unlock_page`); a
+    /// miss goes to userfaultfd if the VMA is registered, else a new zeroed page is allocated
+    /// and mapped. `find_lock_page` sleeps while another task holds the cached page's lock
+    /// (still holding the fault mutex, and `i_mmap_rwsem` where the fault takes it), and looks
+    /// the index up again once it gets the lock, as `pagecache_get_page` does when
+    /// `page->mapping` changed.
     pub(crate) fn hugetlb_no_page(
         &mut self,
         cfg: &ModelCfg,
@@ -177,6 +181,10 @@ impl Kernel {
         let m = Kernel::faulting_mapper(cfg, t);
         let (i, mi) = (page as usize, m as usize);
         if self.mms[mi].ptes[i].is_none() {
+            let lock_page = self.cache[i].is_some();
+            if lock_page {
+                self.page_lock[i].lock(t)?;
+            }
             let cached = match self.cache[i] {
                 Some(p) => Some(p),
                 None if self.mms[mi].uffd_missing => {
@@ -197,6 +205,9 @@ impl Kernel {
             };
             self.note_race_window(cfg, page);
             self.mms[mi].ptes[i] = Some(p.id);
+            if lock_page {
+                self.page_lock[i].unlock(t);
+            }
         }
         self.hugetlb_fault_unlock(cfg, t, page);
         self.exit(t);

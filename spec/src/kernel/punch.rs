@@ -8,7 +8,7 @@
 //! same page either way.
 
 use super::{BugOn, Kernel, Op, Punch, Sends, Step};
-use crate::cfg::{MappedPage, ModelCfg, Mutation};
+use crate::cfg::{MappedPage, ModelCfg, Mutation, PageLockOrder};
 use crate::ids::Tid;
 use crate::locks::Blocked;
 use crate::msg::Syscall;
@@ -98,7 +98,8 @@ impl Kernel {
 
     /// `remove_inode_hugepages`: look up the next cached page of the hole and
     /// `mutex_lock(&hugetlb_fault_mutex_table[hash])`; then, if the page is mapped (a fault
-    /// got in after `hugetlb_vmdelete_list`), the variant's way of unmapping it again.
+    /// got in after `hugetlb_vmdelete_list`), the variant's way of unmapping it again, or,
+    /// where the page lock comes first (7b7387650dcf), `lock_page`.
     /// With no page left the punch is over: clear the hole marker and wake its waiters,
     /// `inode_unlock`, return 0.
     pub(crate) fn remove_inode_hugepages(
@@ -116,21 +117,40 @@ impl Kernel {
         self.fault_mutex[hash].lock(t)?;
         let p = self.punch_mut(t);
         (p.next, p.cur) = (idx, idx);
+        let next = match cfg.features().page_lock {
+            PageLockOrder::AfterUnmap => self.unmap_again(cfg, t, idx),
+            PageLockOrder::BeforeMappedCheck => None,
+        };
+        self.goto(t, next.unwrap_or(Step::RemoveLockPage), s);
+        Ok(())
+    }
+
+    /// `if (page_mapped(page))` with the fault mutex held: the first step of the variant's way
+    /// of unmapping the page again, or `None` if it is not mapped (or the variant skips it).
+    fn unmap_again(&mut self, cfg: &ModelCfg, t: Tid, idx: u8) -> Option<Step> {
         let page = self.cache[idx as usize].expect("looked up");
         let mapped = self.page_mapped(page.id) && cfg.mutation != Some(Mutation::NoReunmap);
-        let next = match cfg.features().mapped_page {
-            _ if !mapped => Step::RemoveLockPage,
-            MappedPage::Skip => Step::RemoveLockPage,
-            MappedPage::UnmapUnderMutex => Step::RemoveUnmapAgain,
+        match cfg.features().mapped_page {
+            _ if !mapped => None,
+            MappedPage::Skip => None,
+            MappedPage::UnmapUnderMutex => Some(Step::RemoveUnmapAgain),
             MappedPage::UnmapRelockMutex => {
                 // Lock order is i_mmap_rwsem -> fault mutex: drop the mutex to take both.
-                self.fault_mutex[hash].unlock(t);
-                Step::RemoveUnmapAgain
+                self.fault_mutex[cfg.fault_mutex_hash(idx) as usize].unlock(t);
+                Some(Step::RemoveUnmapAgain)
             }
-            MappedPage::UnmapFileFolio => Step::HugetlbUnmapFileFolio,
-        };
-        self.goto(t, next, s);
-        Ok(())
+            MappedPage::UnmapFileFolio => Some(Step::HugetlbUnmapFileFolio),
+        }
+    }
+
+    /// The page is unmapped again: remove it, taking its lock first unless the removal already
+    /// holds it (7b7387650dcf).
+    pub(crate) fn unmapped_again(&mut self, cfg: &ModelCfg, t: Tid, s: &mut Sends) {
+        if self.punch(t).page_locked {
+            self.remove_locked_page(cfg, t, s);
+        } else {
+            self.goto(t, Step::RemoveLockPage, s);
+        }
     }
 
     /// `remove_inode_hugepages` (4.5 fix, commit 4aae8d1c051e): the page is mapped, so
@@ -151,7 +171,7 @@ impl Kernel {
         let idx = self.punch(t).cur;
         self.vmdelete(cfg, t, idx, idx + 1);
         self.i_mmap.write_unlock(t);
-        self.goto(t, Step::RemoveLockPage, s);
+        self.unmapped_again(cfg, t, s);
         Ok(())
     }
 
@@ -167,21 +187,39 @@ impl Kernel {
         self.fault_mutex[cfg.fault_mutex_hash(idx) as usize].lock(t)?;
         self.vmdelete(cfg, t, idx, idx + 1);
         self.i_mmap.write_unlock(t);
-        self.goto(t, Step::RemoveLockPage, s);
+        self.unmapped_again(cfg, t, s);
         Ok(())
     }
 
-    /// `remove_inode_hugepages` / `remove_inode_single_folio` (6.1): `lock_page`/`folio_lock`;
-    /// 4.4 skips a mapped page ("Do nothing in this race case"), later kernels
-    /// `remove_huge_page` and `hugetlb_unreserve_pages(inode, idx, idx + 1, 1)`; unlock;
-    /// `mutex_unlock`. The page lock is only ever held inside one step, so it never blocks.
-    /// Deleting a page that is still mapped from the page cache is a kernel BUG.
+    /// `remove_inode_hugepages` / `remove_inode_single_folio` (6.1): `lock_page`/`folio_lock`,
+    /// which sleeps while a fault's `find_lock_page` holds it. With the page lock before the
+    /// mapped check (7b7387650dcf; 5.10.262: `lock_page(page); if (unlikely(page_mapped(page)))
+    /// { mutex_unlock; i_mmap_lock_write(mapping); mutex_lock; hugetlb_vmdelete_list(...) }`)
+    /// the removal keeps it while it unmaps the page again; otherwise the page is removed now.
     pub(crate) fn remove_lock_page(
         &mut self,
         cfg: &ModelCfg,
         t: Tid,
         s: &mut Sends,
     ) -> Result<(), Blocked> {
+        let idx = self.punch(t).cur;
+        self.page_lock[idx as usize].lock(t)?;
+        if cfg.features().page_lock == PageLockOrder::BeforeMappedCheck {
+            self.punch_mut(t).page_locked = true;
+            if let Some(next) = self.unmap_again(cfg, t, idx) {
+                self.goto(t, next, s);
+                return Ok(());
+            }
+        }
+        self.remove_locked_page(cfg, t, s);
+        Ok(())
+    }
+
+    /// With the page locked and the fault mutex held: 4.4 skips a mapped page ("Do nothing in
+    /// this race case"), later kernels `remove_huge_page` and
+    /// `hugetlb_unreserve_pages(inode, idx, idx + 1, 1)`; `unlock_page`; `mutex_unlock`.
+    /// Deleting a page that is still mapped from the page cache is a kernel BUG.
+    fn remove_locked_page(&mut self, cfg: &ModelCfg, t: Tid, s: &mut Sends) {
         let idx = self.punch(t).cur;
         let page = self.cache[idx as usize].expect("the punch holds the index's fault mutex");
         let mapped = self.page_mapped(page.id);
@@ -194,10 +232,11 @@ impl Kernel {
             self.remove_huge_page(idx);
             self.hugetlb_unreserve_pages(idx, idx + 1, 1);
         }
+        self.page_lock[idx as usize].unlock(t);
         self.fault_mutex[cfg.fault_mutex_hash(idx) as usize].unlock(t);
-        self.punch_mut(t).next = idx + 1;
+        let p = self.punch_mut(t);
+        (p.next, p.page_locked) = (idx + 1, false);
         self.goto(t, Step::RemoveInodeHugepages, s);
-        Ok(())
     }
 
     /// The end of `hugetlbfs_punch_hole`: with the marker patches, `inode->i_private = NULL`

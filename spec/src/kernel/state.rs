@@ -27,6 +27,10 @@ pub struct Kernel {
     pub fault_mutex: Vec<Mutex>,
     /// `mapping->i_mmap_rwsem`.
     pub i_mmap: RwSem,
+    /// The page lock (`PG_locked`: `lock_page`, `find_lock_page`, `folio_lock`) of the page
+    /// cached at each index. Held only while that page is cached: the removal loop unlocks
+    /// the page in the step that deletes it.
+    pub page_lock: Vec<Mutex>,
     /// `inode->i_private`: the hole marker `[start, end)` of a punch in progress (v2 patches).
     pub i_private: Option<(u8, u8)>,
     /// Each mapper's address space, by mapper number.
@@ -98,6 +102,8 @@ pub struct Punch {
     pub vmdeleted: bool,
     /// `hugetlb_unmap_file_folio`: the mapper whose vma_lock it could not trylock.
     pub wait_vma: Option<u8>,
+    /// The removal loop holds the page lock of `cur` (taken before the mapped check).
+    pub page_locked: bool,
 }
 
 impl Op {
@@ -109,6 +115,7 @@ impl Op {
             cur: start,
             vmdeleted: false,
             wait_vma: None,
+            page_locked: false,
         })
     }
 }
@@ -162,6 +169,7 @@ impl Kernel {
             i_blocks: 0,
             fault_mutex: vec![Mutex::default(); cfg.fault_mutex_slots as usize],
             i_mmap: RwSem::default(),
+            page_lock: vec![Mutex::default(); n],
             i_private: None,
             mms: (0..cfg.mappers)
                 .map(|_| Mm {
