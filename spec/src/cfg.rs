@@ -49,6 +49,8 @@ pub enum Mutation {
     /// `hugetlb_mcopy_atomic_pte` allocates before it checks the page cache, as before 5.13
     /// (8cc5fcbb5be8 taken out of a variant that has it).
     McopyAllocFirst,
+    /// `hugetlb_vmdelete_list` zaps only the first page of the range it is given.
+    VmdeleteFirstPageOnly,
 }
 
 /// The model's configuration. The defaults check every variant exhaustively in well under

@@ -257,3 +257,41 @@ fn mcopy_alloc_first_is_caught() {
     assert!(!mutant.reached.contains("uffd_copy_eexist"));
     assert!(mutant.reached.contains("uffd_copy_enomem"));
 }
+
+/// `hugetlb_vmdelete_list` zapping only the first page of the hole: the one-page hole of the
+/// default configuration cannot tell, so only a pinned configuration with a longer hole
+/// catches it. With the re-unmap no property does either (the removal loop unmaps what the
+/// first pass left, as with `NoVmdelete`), but the state space changes, and the verdict tests
+/// pin the two-page hole's state counts.
+#[test]
+fn vmdelete_first_page_only_changes_the_multi_page_hole() {
+    for v in fixed() {
+        let default = ModelCfg::for_variant(v);
+        let base = check(default.clone().into_model());
+        let mutant = check(with(&default, Mutation::VmdeleteFirstPageOnly).into_model());
+        assert_eq!(
+            mutant.unique, base.unique,
+            "{v}: a one-page hole cannot tell"
+        );
+
+        let two_pages = ModelCfg {
+            pages: 3,
+            hole_start: 0,
+            hole_end: 2,
+            mappers: 1,
+            touches: 2,
+            ..default
+        };
+        let base = check(two_pages.clone().into_model());
+        let mutant = check(with(&two_pages, Mutation::VmdeleteFirstPageOnly).into_model());
+        assert!(
+            mutant.violated.is_empty(),
+            "{v}: {:?}",
+            mutant.violated_ids()
+        );
+        assert_ne!(
+            mutant.unique, base.unique,
+            "{v}: the two-page hole's state count"
+        );
+    }
+}

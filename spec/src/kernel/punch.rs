@@ -78,6 +78,11 @@ impl Kernel {
     /// cannot get it.
     pub(crate) fn vmdelete(&mut self, cfg: &ModelCfg, t: Tid, start: u8, end: u8) {
         let clobbers_end = cfg.features().vmdelete_clobbers_end;
+        let end = if cfg.mutation == Some(Mutation::VmdeleteFirstPageOnly) {
+            start + 1
+        } else {
+            end
+        };
         for (n, m) in self.i_mmap_tree.clone().into_iter().enumerate() {
             let mm = &mut self.mms[m as usize];
             if cfg.features().vma_lock && !mm.vma_lock.try_write(t) {
