@@ -26,6 +26,10 @@ pub struct ReplayOpts {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also replay traces that predict a kernel deadlock. On a kernel with the bug the punch
+    /// hangs unkillably until a reboot: use it in a guest.
+    #[arg(long)]
+    pub allow_hang: bool,
 }
 
 impl ReplayOpts {
@@ -34,6 +38,7 @@ impl ReplayOpts {
             attempts: self.attempts,
             padding: self.padding,
             private_mount: self.private_mount,
+            allow_hang: self.allow_hang,
             timeout: Duration::from_secs(2),
             ..Options::default()
         }
@@ -67,7 +72,8 @@ fn fail(cmd: &str, e: &str) -> ExitCode {
 }
 
 /// `hugepunch replay`: exit 0 when every trace was replayed (whatever its verdict), 2 on a bad
-/// trace or a host that lacks what the replay needs, 1 if a replay itself failed.
+/// trace, a host that lacks what the replay needs, or a trace refused because it predicts a
+/// deadlock (without `--allow-hang`), 1 if a replay itself failed.
 pub fn replay(args: ReplayArgs) -> ExitCode {
     let opts = args.opts.options();
     let traces = match host::load_all(&args.traces) {
@@ -79,18 +85,26 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         Err(e) => return fail("replay", &e),
     };
     match host::conformance(&traces, &opts) {
-        Ok(r) if args.opts.json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&r.traces).expect("serializes")
-            );
-            ExitCode::SUCCESS
-        }
         Ok(r) => {
-            for t in &r.traces {
-                print!("{}", t.text());
+            if args.opts.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r.traces).expect("serializes")
+                );
+            } else {
+                for t in &r.traces {
+                    print!("{}", t.text());
+                }
             }
-            ExitCode::SUCCESS
+            // A trace that predicts a deadlock is refused without --allow-hang: exit 2.
+            for why in &r.refused {
+                eprintln!("hugepunch replay: {why}");
+            }
+            if r.refused.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
         }
         Err(e) => {
             eprintln!("hugepunch replay: {e}");

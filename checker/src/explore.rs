@@ -175,6 +175,7 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<10>,
     condition::<11>,
     condition::<12>,
+    condition::<13>,
 ];
 
 impl Model for Explorable {

@@ -30,7 +30,7 @@ fn expectation_name(e: &Expectation) -> &'static str {
 
 /// The 2015 variants leak the hole; every other keeps it free.
 fn leaks(v: Variant) -> bool {
-    matches!(v, Variant::V4_4 | Variant::HoleMarker)
+    v.features().skips_mapped_page()
 }
 
 /// `check --variant v4_4 --json`: one JSON object whose figures and verdicts are those of a

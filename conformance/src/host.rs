@@ -1,6 +1,6 @@
 //! The host as a whole: what it has and lacks, and its conformance over a trace corpus.
 
-use crate::replay::{pages_needed, replay, Options};
+use crate::replay::{pages_needed, refusal, replay, Options};
 use crate::report::HostReport;
 use crate::sys::host::{
     hugetlbfs_supported, kernel_release, userfaultfd_available, HugePool, PoolReservation,
@@ -100,21 +100,34 @@ pub fn pool_for(pages: u64, setup: bool) -> Result<Option<PoolReservation>, Stri
     }
 }
 
-/// Replays every trace and says which variants this host conforms to.
+/// Replays every trace and says which variants this host conforms to. Traces that predict a
+/// hang are not replayed unless `opts.allow_hang`; they are listed as refused, and their
+/// variants are not claimed.
 pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostReport, String> {
     let mut reports = Vec::new();
+    let mut refused = Vec::new();
     for (path, t) in traces {
         let name = path
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into());
+        if let Some(why) = refusal(t, opts) {
+            refused.push((name, t.meta.variant.clone(), why));
+            continue;
+        }
         let reproduce = format!("hugepunch replay {}", path.display());
         reports.push(
             replay(t, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))?,
         );
     }
+    let mut conforms_to = HostReport::conforming(&traces::vocab::VARIANTS, &reports);
+    conforms_to.retain(|v| !refused.iter().any(|(_, rv, _)| rv == v));
     Ok(HostReport {
         kernel: kernel_release(),
-        conforms_to: HostReport::conforming(&traces::vocab::VARIANTS, &reports),
+        conforms_to,
         traces: reports,
+        refused: refused
+            .into_iter()
+            .map(|(name, _, why)| format!("{name}: {why}"))
+            .collect(),
     })
 }

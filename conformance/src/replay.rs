@@ -25,6 +25,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Use a file on a hugetlbfs mount in a private mount namespace instead of a memfd.
     pub private_mount: bool,
+    /// Replay traces that predict a kernel hang too (see [`refusal`]).
+    pub allow_hang: bool,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             window_delay_us: 30,
             timeout: Duration::from_secs(2),
             private_mount: false,
+            allow_hang: false,
         }
     }
 }
@@ -58,13 +61,30 @@ pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport, String> {
     replay(&trace, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Why a trace is not replayed with these options: it predicts a deadlock, and a kernel that
+/// has the bug would hang for good (the blocked punch cannot be killed; only a reboot ends it).
+pub fn refusal(trace: &Trace, opts: &Options) -> Option<String> {
+    (trace.meta.predicts_hang() && !opts.allow_hang).then(|| {
+        format!(
+            "not replayed: this counterexample of {} in {} predicts a kernel deadlock; on a \
+             kernel with the bug the punch and the faults hang unkillably until a reboot. Pass \
+             --allow-hang to replay it anyway (in a guest)",
+            trace.meta.property, trace.meta.variant
+        )
+    })
+}
+
 /// Replays a trace: once if its interleaving needs no forcing, else `opts.attempts` times.
+/// Refuses a trace that predicts a hang unless `opts.allow_hang` ([`refusal`]).
 pub fn replay(
     trace: &Trace,
     name: &str,
     reproduce: &str,
     opts: &Options,
 ) -> io::Result<TraceReport> {
+    if let Some(why) = refusal(trace, opts) {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    }
     let plan = plan(trace);
     let layout = Layout::new(trace.meta.config.pages, plan.raced, opts.padding);
     let attempts = if plan.raced.is_some() {

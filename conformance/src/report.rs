@@ -136,6 +136,8 @@ pub struct HostReport {
     /// Variants every trace of which conforms on this host.
     pub conforms_to: Vec<String>,
     pub traces: Vec<TraceReport>,
+    /// Traces not replayed, each with why (one predicts a kernel hang).
+    pub refused: Vec<String>,
 }
 
 impl HostReport {
@@ -175,6 +177,9 @@ impl HostReport {
                     ""
                 }
             );
+        }
+        for r in &self.refused {
+            let _ = writeln!(s, "{r}");
         }
         let _ = writeln!(s, "this host conforms to: {}", self.conforms_to.join(", "));
         s

@@ -96,7 +96,7 @@ fn a_missing_event_is_waited_for_where_the_fault_raised_it() {
 
 #[test]
 fn reuse_happens_after_the_missing_event_and_before_the_copy() {
-    let t = load("v4_5.reuse_copy.uffd_copy_eexist.witness.json");
+    let t = load("v6_1.reuse_copy.uffd_copy_eexist.witness.json");
     let p = plan(&t);
     let missing = position(&p.acts, |a| matches!(a, Act::Missing { .. }));
     let reuse = position(&p.acts, |a| {

@@ -2,97 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
-/// The kernel whose punch and fault paths are modelled. See DESIGN.md section 2 and
-/// the README's variant table for the code each one follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Variant {
-    /// Linux 4.4: `remove_inode_hugepages` skips a page that is mapped ("Do nothing in this race case").
-    #[serde(rename = "v4_4")]
-    V4_4,
-    /// Linux 4.5, commit 4aae8d1c051e: unmap again under the fault mutex.
-    #[serde(rename = "v4_5")]
-    V4_5,
-    /// v2 patches 1-3 of the 2015 series on top of 4.4: faults wait on an `i_private` marker.
-    #[serde(rename = "hole_marker")]
-    HoleMarker,
-    /// The marker and the 4.5 fix together.
-    #[serde(rename = "hole_marker_fixed")]
-    HoleMarkerFixed,
-    /// Linux 5.7, commit c0d0381ade79: `i_mmap_rwsem` held by faults for pmd sharing.
-    #[serde(rename = "v5_7")]
-    V5_7,
-    /// Linux 6.1: per-VMA `hugetlb_vma_lock`, `hugetlb_unmap_file_folio` with its retry.
-    #[serde(rename = "v6_1")]
-    V6_1,
-}
-
-impl Variant {
-    /// Every variant, in the order the checker reports them.
-    pub const ALL: [Variant; 6] = [
-        Variant::V4_4,
-        Variant::V4_5,
-        Variant::HoleMarker,
-        Variant::HoleMarkerFixed,
-        Variant::V5_7,
-        Variant::V6_1,
-    ];
-
-    /// The name used on the command line, in traces and in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::V4_4 => "v4_4",
-            Variant::V4_5 => "v4_5",
-            Variant::HoleMarker => "hole_marker",
-            Variant::HoleMarkerFixed => "hole_marker_fixed",
-            Variant::V5_7 => "v5_7",
-            Variant::V6_1 => "v6_1",
-        }
-    }
-
-    /// Faults check `inode->i_private` and wait while a punch of their index is in progress.
-    pub fn has_hole_marker(self) -> bool {
-        matches!(self, Variant::HoleMarker | Variant::HoleMarkerFixed)
-    }
-
-    /// The removal loop skips a mapped page instead of unmapping it (the 2015 bug).
-    pub fn skips_mapped_page(self) -> bool {
-        matches!(self, Variant::V4_4 | Variant::HoleMarker)
-    }
-
-    /// Faults and UFFDIO_COPY take the per-VMA `hugetlb_vma_lock` (6.1+).
-    pub fn has_vma_lock(self) -> bool {
-        self == Variant::V6_1
-    }
-
-    /// Faults take `i_mmap_rwsem` for read before the fault mutex (5.7 to 6.0).
-    pub fn fault_takes_i_mmap(self) -> bool {
-        self == Variant::V5_7
-    }
-}
-
-impl fmt::Display for Variant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Variant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Variant::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
-                format!(
-                    "unknown variant '{s}' (expected one of {})",
-                    names.join(", ")
-                )
-            })
-    }
-}
+pub use crate::variant::{Features, MappedPage, McopyOrder, PageLockOrder, Variant};
 
 /// Which pages a mapper may touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,6 +46,11 @@ pub enum Mutation {
     /// property catches it in the fixed variants: the unmap under the fault mutex suffices for
     /// shared mappings (the first pass also serves private COW copies, not modelled).
     NoVmdelete,
+    /// `hugetlb_mcopy_atomic_pte` allocates before it checks the page cache, as before 5.13
+    /// (8cc5fcbb5be8 taken out of a variant that has it).
+    McopyAllocFirst,
+    /// `hugetlb_vmdelete_list` zaps only the first page of the range it is given.
+    VmdeleteFirstPageOnly,
 }
 
 /// The model's configuration. The defaults check every variant exhaustively in well under
@@ -250,6 +166,11 @@ impl ModelCfg {
             self.touch_area == TouchArea::Anywhere || self.hole_end - self.hole_start < self.pages,
             "touch_area outside_hole needs a page outside the hole".to_string(),
         )
+    }
+
+    /// The features of the configured kernel variant.
+    pub const fn features(&self) -> Features {
+        self.variant.features()
     }
 
     /// `hugetlb_fault_mutex_hash`: the fault mutex slot of a file index.

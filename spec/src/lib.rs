@@ -19,8 +19,10 @@ pub mod page;
 pub mod procs;
 pub mod properties;
 pub mod symmetry;
+pub mod variant;
 pub mod verdict;
 
-pub use cfg::{ModelCfg, Mutation, TouchArea, UffdPolicy, Variant};
+pub use cfg::{ModelCfg, Mutation, TouchArea, UffdPolicy};
 pub use properties::{HugeModel, HugeState, Prop, PROPERTIES};
+pub use variant::{Features, MappedPage, McopyOrder, PageLockOrder, Variant};
 pub use verdict::Verdict;

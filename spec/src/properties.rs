@@ -21,7 +21,7 @@ pub struct Prop {
 }
 
 /// Every property, in report order.
-pub const PROPERTIES: [Prop; 13] = [
+pub const PROPERTIES: [Prop; 14] = [
     Prop {
         id: "hole_freed_on_return",
         expectation: Expectation::Always,
@@ -82,6 +82,12 @@ pub const PROPERTIES: [Prop; 13] = [
         expectation: Expectation::Sometimes,
         sentence: "UFFDIO_COPY returns EEXIST",
         condition: |_, s| kernel(s).ghost.uffd_copy_eexist,
+    },
+    Prop {
+        id: "uffd_copy_enomem",
+        expectation: Expectation::Sometimes,
+        sentence: "UFFDIO_COPY returns ENOMEM",
+        condition: |_, s| kernel(s).ghost.uffd_copy_enomem,
     },
     Prop {
         id: "fault_waits_on_marker",
@@ -162,12 +168,21 @@ fn accounting(m: &HugeModel, s: &HugeState) -> bool {
         && k.resv_huge_pages <= k.free_huge_pages
 }
 
-/// Every process is done and the kernel has no thread left.
+/// Every process is done and the kernel has no thread left. A mapper whose handler gave up
+/// (`UFFDIO_COPY` failed with `ENOMEM`) is done too: its faulting thread sleeps in
+/// `handle_userfault` until the process exits, by the application's choice, not the kernel's.
 pub fn all_done(s: &HugeState) -> bool {
+    let gave_up = |slot: usize| {
+        let pid = usize::from(crate::kernel::Kernel::pid_of_slot(slot));
+        matches!(&*s.actor_states[pid], NodeState::Mapper(m) if m.gave_up())
+    };
     s.actor_states.iter().all(|a| match &**a {
         NodeState::Manager(st) => *st == crate::procs::ManagerState::Done,
-        NodeState::Mapper(st) => st.done(),
-        NodeState::Kernel(k) => k.idle(),
+        NodeState::Mapper(st) => st.done() || st.gave_up(),
+        NodeState::Kernel(k) => k.threads.iter().enumerate().all(|(slot, t)| match t {
+            None => true,
+            Some(t) => t.pc == crate::kernel::Step::HandleUserfault && gave_up(slot),
+        }),
     })
 }
 

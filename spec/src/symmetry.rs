@@ -181,6 +181,7 @@ impl Rewrite<Id> for Kernel {
                 .collect(),
             fault_mutex: self.fault_mutex.rewrite(plan),
             i_mmap: self.i_mmap.rewrite(plan),
+            page_lock: self.page_lock.rewrite(plan),
             mms,
             i_mmap_tree: self.i_mmap_tree.iter().map(|&m| mapper(m, plan)).collect(),
             threads,

@@ -3,7 +3,7 @@
 //! The expectations are knowledge about the kernel code written down as rules on the
 //! configuration; the checker compares the model against them and tests pin both.
 
-use crate::cfg::{ModelCfg, TouchArea, UffdPolicy, Variant};
+use crate::cfg::{McopyOrder, ModelCfg, PageLockOrder, TouchArea, UffdPolicy};
 use crate::properties::PROPERTIES;
 use serde::{Deserialize, Serialize};
 use stateright::Expectation;
@@ -52,12 +52,16 @@ pub fn expected(cfg: &ModelCfg) -> Vec<(&'static str, Verdict)> {
 }
 
 fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
-    let v = cfg.variant;
+    let f = cfg.features();
     // Some touch can land in the hole.
     let hole_touched = cfg.touches > 0 && cfg.touch_area == TouchArea::Anywhere;
     // A touch of the hole can start after the punch returned and find a page someone else
     // faulted in during the race: a second touch of the same mapper, or another mapper.
     let later_touch = cfg.touches >= 2 || cfg.mappers >= 2;
+    // Two copies, or a copy and the reuse `fallocate`, can meet on one index.
+    let copy_conflict =
+        hole_touched && cfg.uffd == UffdPolicy::Copy && (cfg.hole_reuse || cfg.mappers >= 2);
+    let hole_len = cfg.hole_end - cfg.hole_start;
     let reach = |b: bool| {
         if b {
             Verdict::Reached
@@ -74,30 +78,43 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
     };
     match id {
         // 4.4 leaves a page faulted in during the race in the hole.
-        "hole_freed_on_return" => hold(v.skips_mapped_page() && hole_touched),
+        "hole_freed_on_return" => hold(f.skips_mapped_page() && hole_touched),
         // Without userfaultfd nothing catches a touch of the hole; with it, only a page
         // the 4.4 skip left behind goes uncaught.
         "hole_touch_caught" => hold(
             hole_touched
-                && (cfg.uffd == UffdPolicy::None || (v.skips_mapped_page() && later_touch)),
+                && (cfg.uffd == UffdPolicy::None || (f.skips_mapped_page() && later_touch)),
         ),
-        "no_stale_mapping" | "accounting" | "no_bug_on" | "no_deadlock" | "punch_returns" => {
-            Verdict::Holds
-        }
+        "no_stale_mapping" | "accounting" | "no_bug_on" => Verdict::Holds,
+        // 7b7387650dcf on 5.10: the removal holds the page lock of a page a fault mapped in
+        // the race window while it waits for i_mmap_rwsem (write); another mapper's fault on
+        // that page holds i_mmap_rwsem (read) and the fault mutex the removal dropped, and
+        // waits for the page lock in find_lock_page. The punch never returns.
+        "no_deadlock" | "punch_returns" => hold(
+            f.page_lock == PageLockOrder::BeforeMappedCheck
+                && f.fault_i_mmap_read
+                && hole_touched
+                && cfg.mappers >= 2,
+        ),
         // Every variant drops i_mmap_rwsem between hugetlb_vmdelete_list and the removal loop.
         "race_window_fault" => reach(hole_touched),
         "hole_touch_missing" => reach(hole_touched && cfg.uffd != UffdPolicy::None),
         // The handler copies a page the manager allocated again, or another mapper's
-        // handler copied first.
-        "uffd_copy_eexist" => reach(
-            hole_touched && cfg.uffd == UffdPolicy::Copy && (cfg.hole_reuse || cfg.mappers >= 2),
-        ),
+        // handler copied first. Before 5.13 the copy allocates first, which needs a free page
+        // while the page is cached: another page of the hole not (yet) back.
+        "uffd_copy_eexist" => {
+            reach(copy_conflict && (f.mcopy == McopyOrder::CheckFirst || hole_len >= 2))
+        }
+        // Before 5.13, with every page of the pool in use when the second copy (or the copy
+        // after the reuse) allocates: the one-page hole refilled, a bigger hole refilled by
+        // reuse, or two mappers copying one page before the punch has freed the rest.
+        "uffd_copy_enomem" => reach(copy_conflict && f.mcopy == McopyOrder::AllocFirst),
         // The marker covers [start, end] inclusive: one page past the hole waits too.
-        "fault_waits_on_marker" => reach(
-            v.has_hole_marker() && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages),
-        ),
+        "fault_waits_on_marker" => {
+            reach(f.hole_marker && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages))
+        }
         // Any fault holds the vma_lock for read while hugetlb_vmdelete_list trylocks it.
-        "vmdelete_skips_vma" => reach(v == Variant::V6_1 && cfg.touches > 0),
+        "vmdelete_skips_vma" => reach(f.vma_lock && cfg.touches > 0),
         "punch_frees_hole" => Verdict::Reached,
         other => panic!("no expectation for property {other}"),
     }

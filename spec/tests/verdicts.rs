@@ -5,7 +5,8 @@
 //! state space shows up here.
 //!
 //! Each table has one row per property (in `PROPERTIES` order) and one column per variant,
-//! in `Variant::ALL` order: v4_4, v4_5, hole_marker, hole_marker_fixed, v5_7, v6_1.
+//! in `Variant::ALL` order: v4_4, v4_5, hole_marker, hole_marker_fixed, v5_7, v5_10,
+//! v5_10_unlocked, v6_1.
 
 use spec::properties::HugeModel;
 use spec::verdict::{self, Verdict};
@@ -15,7 +16,7 @@ use stateright::{Checker, Expectation, Model};
 use Verdict::{Holds as H, Reached as R, Unreachable as U, Violated as V};
 
 /// One row per property, one column per variant (`Variant::ALL` order).
-type Table = [(&'static str, [Verdict; 6]); 13];
+type Table = [(&'static str, [Verdict; Variant::COUNT]); 14];
 
 // ---------------------------------------------------------------------------------------------
 // The tables.
@@ -31,20 +32,24 @@ type Table = [(&'static str, [Verdict; 6]); 13];
 /// - The window is reachable in every variant: all of them drop `i_mmap_rwsem` between
 ///   `hugetlb_vmdelete_list` and the removal loop.
 /// - Only the marker variants have a marker to wait on; only 6.1 has vma_locks to trylock.
+/// - `UFFDIO_COPY` of a page that is back (hole reuse, or the other mapper's copy): 6.1 checks
+///   the page cache first and returns EEXIST; 4.11 to 5.12 allocate first, and with the
+///   one-page hole refilled every pool page is in the file: ENOMEM (8cc5fcbb5be8 changed it).
 const DEFAULT: Table = [
-    ("hole_freed_on_return", [V, H, V, H, H, H]),
-    ("hole_touch_caught", [V, H, V, H, H, H]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [R, R, R, R, R, R]),
-    ("hole_touch_missing", [R, R, R, R, R, R]),
-    ("uffd_copy_eexist", [R, R, R, R, R, R]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, V, H, H]),
+    ("punch_returns", [H, H, H, H, H, V, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [U, U, U, U, U, R, R, R]),
+    ("uffd_copy_enomem", [R, R, R, R, R, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 /// Hash collisions (`fault_mutex_slots: 1`): both pages share one fault mutex. No path holds
@@ -55,38 +60,40 @@ const COLLISION: Table = DEFAULT;
 /// Three mappers x 1 touch, UFFD_FEATURE_SIGBUS, no hole reuse. With SIGBUS there is no
 /// `UFFDIO_COPY`, so never an EEXIST; everything else as in the default.
 const THREE_MAPPERS: Table = [
-    ("hole_freed_on_return", [V, H, V, H, H, H]),
-    ("hole_touch_caught", [V, H, V, H, H, H]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [R, R, R, R, R, R]),
-    ("hole_touch_missing", [R, R, R, R, R, R]),
-    ("uffd_copy_eexist", [U, U, U, U, U, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, V, H, H]),
+    ("punch_returns", [H, H, H, H, H, V, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 /// No userfaultfd: a touch of the hole after the punch allocates a fresh page, so
 /// `hole_touch_caught` is violated in every variant (nothing is there to catch it), and
 /// there are no MISSING events or copies. The leak itself is still 4.4's alone.
 const NO_UFFD: Table = [
-    ("hole_freed_on_return", [V, H, V, H, H, H]),
-    ("hole_touch_caught", [V, V, V, V, V, V]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [R, R, R, R, R, R]),
-    ("hole_touch_missing", [U, U, U, U, U, U]),
-    ("uffd_copy_eexist", [U, U, U, U, U, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, V, V, V, V, V, V, V]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, V, H, H]),
+    ("punch_returns", [H, H, H, H, H, V, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 /// Well-behaved mappers: 3 pages, hole [1, 2), touches only outside the hole (pages 0 and
@@ -94,19 +101,42 @@ const NO_UFFD: Table = [
 /// one past the hole: the marker's `idx <= end` off-by-one makes a fault on it wait too.
 /// A fault on page 0 or 2 still holds its vma_lock while `hugetlb_vmdelete_list` trylocks it.
 const OUTSIDE_HOLE: Table = [
-    ("hole_freed_on_return", [H, H, H, H, H, H]),
-    ("hole_touch_caught", [H, H, H, H, H, H]),
-    ("no_stale_mapping", [H, H, H, H, H, H]),
-    ("accounting", [H, H, H, H, H, H]),
-    ("no_bug_on", [H, H, H, H, H, H]),
-    ("no_deadlock", [H, H, H, H, H, H]),
-    ("punch_returns", [H, H, H, H, H, H]),
-    ("race_window_fault", [U, U, U, U, U, U]),
-    ("hole_touch_missing", [U, U, U, U, U, U]),
-    ("uffd_copy_eexist", [U, U, U, U, U, U]),
-    ("fault_waits_on_marker", [U, U, R, R, U, U]),
-    ("vmdelete_skips_vma", [U, U, U, U, U, R]),
-    ("punch_frees_hole", [R, R, R, R, R, R]),
+    ("hole_freed_on_return", [H, H, H, H, H, H, H, H]),
+    ("hole_touch_caught", [H, H, H, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H, H, H]),
+    ("race_window_fault", [U, U, U, U, U, U, U, U]),
+    ("hole_touch_missing", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
+];
+
+/// A two-page hole: 3 pages, hole [0, 2), one mapper x 2 touches, uffd COPY, hole reuse.
+/// Before 5.13 `UFFDIO_COPY` allocates before it learns the page is back: EEXIST needs a free
+/// page while the page is cached (the reuse `fallocate` has refilled page 0 but not yet page
+/// 1), ENOMEM the pool used up (both refilled). With one mapper nobody else can find the
+/// page the 2015 race leaves behind, but the mapper's own second touch does.
+const MULTI_PAGE_HOLE: Table = [
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [R, R, R, R, R, R, R, R]),
+    ("uffd_copy_enomem", [R, R, R, R, R, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R]),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -116,15 +146,19 @@ const OUTSIDE_HOLE: Table = [
 fn default_cfg(v: Variant) -> ModelCfg {
     ModelCfg::for_variant(v)
 }
-const DEFAULT_BFS: [Option<usize>; 6] = [
-    Some(49_431),
-    Some(50_843),
-    Some(112_605),
-    Some(116_749),
+const DEFAULT_BFS: [Option<usize>; Variant::COUNT] = [
+    Some(38_311),
+    Some(39_471),
+    Some(81_223),
+    Some(84_671),
+    Some(57_223),
+    Some(75_555),
     Some(75_539),
     Some(81_463),
 ];
-const DEFAULT_DFS_SYM: [usize; 6] = [24_736, 25_442, 56_323, 58_395, 37_790, 40_752];
+const DEFAULT_DFS_SYM: [usize; Variant::COUNT] = [
+    19_176, 19_756, 40_632, 42_356, 28_632, 37_798, 37_790, 40_752,
+];
 
 fn collision_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -132,15 +166,19 @@ fn collision_cfg(v: Variant) -> ModelCfg {
         ..ModelCfg::for_variant(v)
     }
 }
-const COLLISION_BFS: [Option<usize>; 6] = [
-    Some(48_651),
-    Some(50_057),
-    Some(111_297),
-    Some(115_425),
+const COLLISION_BFS: [Option<usize>; Variant::COUNT] = [
+    Some(37_627),
+    Some(38_781),
+    Some(80_083),
+    Some(83_515),
+    Some(56_533),
+    Some(74_769),
     Some(74_753),
     Some(76_461),
 ];
-const COLLISION_DFS_SYM: [usize; 6] = [24_346, 25_049, 55_669, 57_733, 37_397, 38_251];
+const COLLISION_DFS_SYM: [usize; Variant::COUNT] = [
+    18_834, 19_411, 40_062, 41_778, 28_287, 37_405, 37_397, 38_251,
+];
 
 fn three_mappers_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -153,9 +191,19 @@ fn three_mappers_cfg(v: Variant) -> ModelCfg {
 }
 /// Breadth-first search of three mappers takes 3-11 s a variant (0.5 to 1.2 million states):
 /// only the two 2015 variants run it, to check that symmetry reduction keeps their verdicts.
-const THREE_MAPPERS_BFS: [Option<usize>; 6] =
-    [Some(503_129), Some(499_433), None, None, None, None];
-const THREE_MAPPERS_DFS_SYM: [usize; 6] = [84_197, 83_584, 186_371, 195_819, 129_676, 161_864];
+const THREE_MAPPERS_BFS: [Option<usize>; Variant::COUNT] = [
+    Some(503_129),
+    Some(499_433),
+    None,
+    None,
+    None,
+    None,
+    None,
+    None,
+];
+const THREE_MAPPERS_DFS_SYM: [usize; Variant::COUNT] = [
+    84_197, 83_584, 186_371, 195_819, 129_676, 130_084, 129_676, 161_864,
+];
 
 fn no_uffd_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -163,15 +211,18 @@ fn no_uffd_cfg(v: Variant) -> ModelCfg {
         ..ModelCfg::for_variant(v)
     }
 }
-const NO_UFFD_BFS: [Option<usize>; 6] = [
+const NO_UFFD_BFS: [Option<usize>; Variant::COUNT] = [
     Some(12_529),
     Some(12_635),
     Some(24_121),
     Some(24_857),
     Some(17_299),
+    Some(17_315),
+    Some(17_299),
     Some(21_413),
 ];
-const NO_UFFD_DFS_SYM: [usize; 6] = [6_285, 6_338, 12_081, 12_449, 8_670, 10_727];
+const NO_UFFD_DFS_SYM: [usize; Variant::COUNT] =
+    [6_285, 6_338, 12_081, 12_449, 8_670, 8_678, 8_670, 10_727];
 
 fn outside_hole_cfg(v: Variant) -> ModelCfg {
     ModelCfg {
@@ -182,15 +233,41 @@ fn outside_hole_cfg(v: Variant) -> ModelCfg {
         ..ModelCfg::for_variant(v)
     }
 }
-const OUTSIDE_HOLE_BFS: [Option<usize>; 6] = [
+const OUTSIDE_HOLE_BFS: [Option<usize>; Variant::COUNT] = [
     Some(11_710),
     Some(11_074),
     Some(19_488),
     Some(19_488),
     Some(15_294),
+    Some(15_294),
+    Some(15_294),
     Some(18_922),
 ];
-const OUTSIDE_HOLE_DFS_SYM: [usize; 6] = [5_876, 5_558, 9_765, 9_765, 7_668, 9_482];
+const OUTSIDE_HOLE_DFS_SYM: [usize; Variant::COUNT] =
+    [5_876, 5_558, 9_765, 9_765, 7_668, 7_668, 7_668, 9_482];
+
+fn multi_page_hole_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        pages: 3,
+        hole_start: 0,
+        hole_end: 2,
+        mappers: 1,
+        touches: 2,
+        ..ModelCfg::for_variant(v)
+    }
+}
+const MULTI_PAGE_HOLE_BFS: [Option<usize>; Variant::COUNT] = [
+    Some(6_420),
+    Some(6_629),
+    Some(9_969),
+    Some(9_970),
+    Some(8_311),
+    Some(8_783),
+    Some(8_756),
+    Some(10_876),
+];
+const MULTI_PAGE_HOLE_DFS_SYM: [usize; Variant::COUNT] =
+    [6_420, 6_629, 9_969, 9_970, 8_311, 8_783, 8_756, 10_876];
 
 // ---------------------------------------------------------------------------------------------
 // The machinery.
@@ -260,8 +337,8 @@ fn check_family(
     name: &str,
     cfg_of: fn(Variant) -> ModelCfg,
     table: &Table,
-    bfs: [Option<usize>; 6],
-    dfs_sym: [usize; 6],
+    bfs: [Option<usize>; Variant::COUNT],
+    dfs_sym: [usize; Variant::COUNT],
 ) {
     check_variants(name, &Variant::ALL, cfg_of, table, bfs, dfs_sym);
 }
@@ -272,8 +349,8 @@ fn check_variants(
     variants: &[Variant],
     cfg_of: fn(Variant) -> ModelCfg,
     table: &Table,
-    bfs: [Option<usize>; 6],
-    dfs_sym: [usize; 6],
+    bfs: [Option<usize>; Variant::COUNT],
+    dfs_sym: [usize; Variant::COUNT],
 ) {
     let ids: Vec<_> = PROPERTIES.iter().map(|p| p.id).collect();
     let table_ids: Vec<_> = table.iter().map(|(id, _)| *id).collect();
@@ -397,6 +474,8 @@ fn three_mappers_config_later() {
             Variant::HoleMarker,
             Variant::HoleMarkerFixed,
             Variant::V5_7,
+            Variant::V5_10,
+            Variant::V5_10Unlocked,
             Variant::V6_1,
         ],
         three_mappers_cfg,
@@ -425,6 +504,17 @@ fn outside_hole_config() {
         &OUTSIDE_HOLE,
         OUTSIDE_HOLE_BFS,
         OUTSIDE_HOLE_DFS_SYM,
+    );
+}
+
+#[test]
+fn multi_page_hole_config() {
+    check_family(
+        "multi-page hole",
+        multi_page_hole_cfg,
+        &MULTI_PAGE_HOLE,
+        MULTI_PAGE_HOLE_BFS,
+        MULTI_PAGE_HOLE_DFS_SYM,
     );
 }
 
@@ -457,9 +547,9 @@ fn model_properties_are_the_property_table() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), PROPERTIES.len(), "property ids are distinct");
-    // The kinds, independently of the code: 6 safety properties, 1 liveness, 6 witnesses.
+    // The kinds, independently of the code: 6 safety properties, 1 liveness, 7 witnesses.
     let count = |e: Expectation| PROPERTIES.iter().filter(|p| p.expectation == e).count();
     assert_eq!(count(Expectation::Always), 6);
     assert_eq!(count(Expectation::Eventually), 1);
-    assert_eq!(count(Expectation::Sometimes), 6);
+    assert_eq!(count(Expectation::Sometimes), 7);
 }

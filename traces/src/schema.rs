@@ -35,6 +35,16 @@ pub struct Meta {
     pub expected_host_outcome: String,
 }
 
+impl Meta {
+    /// The trace predicts that the kernel hangs: a counterexample of a property that only a
+    /// deadlock violates ([`crate::vocab::HANG_PROPERTIES`]). Replaying it on a real kernel that
+    /// has the bug leaves tasks blocked for good (a hung punch is unkillable).
+    pub fn predicts_hang(&self) -> bool {
+        self.kind == Kind::Counterexample
+            && crate::vocab::HANG_PROPERTIES.contains(&self.property.as_str())
+    }
+}
+
 /// Counterexample of an always/eventually property, or witness of a sometimes property.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,17 +3,19 @@
 use crate::schema::{Args, Level};
 
 /// Kernel variants of the model.
-pub const VARIANTS: [&str; 6] = [
+pub const VARIANTS: [&str; 8] = [
     "v4_4",
     "v4_5",
     "hole_marker",
     "hole_marker_fixed",
     "v5_7",
+    "v5_10",
+    "v5_10_unlocked",
     "v6_1",
 ];
 
 /// Property ids of the model.
-pub const PROPERTIES: [&str; 13] = [
+pub const PROPERTIES: [&str; 14] = [
     "hole_freed_on_return",
     "hole_touch_caught",
     "no_stale_mapping",
@@ -24,10 +26,15 @@ pub const PROPERTIES: [&str; 13] = [
     "race_window_fault",
     "hole_touch_missing",
     "uffd_copy_eexist",
+    "uffd_copy_enomem",
     "fault_waits_on_marker",
     "vmdelete_skips_vma",
     "punch_frees_hole",
 ];
+
+/// Properties whose counterexample is a kernel that hangs: no thread can move (`no_deadlock`),
+/// or the punch never returns (`punch_returns`; the model has no other way not to return).
+pub const HANG_PROPERTIES: [&str; 2] = ["no_deadlock", "punch_returns"];
 
 /// Kernel steps of the model (`function:lock operation`); the checker's tests keep this list
 /// equal to the model's.

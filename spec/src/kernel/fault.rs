@@ -15,9 +15,9 @@ use crate::page::{Data, Origin};
 impl Kernel {
     /// The first step of `hugetlb_fault` in this variant.
     pub(crate) fn fault_entry(cfg: &ModelCfg) -> Step {
-        if cfg.variant.has_hole_marker() {
+        if cfg.features().hole_marker {
             Step::HugetlbFaultMarker
-        } else if cfg.variant.fault_takes_i_mmap() {
+        } else if cfg.features().fault_i_mmap_read {
             Step::HugetlbFaultIMmapRead
         } else {
             Step::HugetlbFaultMutex
@@ -127,7 +127,7 @@ impl Kernel {
         if cfg.mutation != Some(Mutation::FaultWithoutMutex) {
             self.fault_mutex[cfg.fault_mutex_hash(page) as usize].lock(t)?;
         }
-        let next = if cfg.variant.has_vma_lock() {
+        let next = if cfg.features().vma_lock {
             Step::HugetlbFaultVmaLock
         } else {
             Step::HugetlbNoPage
@@ -152,21 +152,25 @@ impl Kernel {
     /// Drops what `hugetlb_fault` took, in reverse order.
     fn hugetlb_fault_unlock(&mut self, cfg: &ModelCfg, t: Tid, page: u8) {
         let m = Kernel::faulting_mapper(cfg, t);
-        if cfg.variant.has_vma_lock() {
+        if cfg.features().vma_lock {
             self.mms[m as usize].vma_lock.read_unlock();
         }
         if cfg.mutation != Some(Mutation::FaultWithoutMutex) {
             self.fault_mutex[cfg.fault_mutex_hash(page) as usize].unlock(t);
         }
-        if cfg.variant.fault_takes_i_mmap() {
+        if cfg.features().fault_i_mmap_read {
             self.i_mmap.read_unlock();
         }
     }
 
     /// `hugetlb_fault` -> `hugetlb_no_page`, all under the fault's locks: a PTE that is no
     /// longer none means the fault was already resolved (`UFFDIO_COPY`); a page in the page
-    /// cache is mapped (`find_lock_page`, `huge_pte_lock`, `set_huge_pte_at`); a miss goes to
-    /// userfaultfd if the VMA is registered, else a new zeroed page is allocated and mapped.
+    /// cache is mapped (`find_lock_page`, `huge_pte_lock`, `set_huge_pte_at`, `unlock_page`); a
+    /// miss goes to userfaultfd if the VMA is registered, else a new zeroed page is allocated
+    /// and mapped. `find_lock_page` sleeps while another task holds the cached page's lock
+    /// (still holding the fault mutex, and `i_mmap_rwsem` where the fault takes it), and looks
+    /// the index up again once it gets the lock, as `pagecache_get_page` does when
+    /// `page->mapping` changed.
     pub(crate) fn hugetlb_no_page(
         &mut self,
         cfg: &ModelCfg,
@@ -177,6 +181,10 @@ impl Kernel {
         let m = Kernel::faulting_mapper(cfg, t);
         let (i, mi) = (page as usize, m as usize);
         if self.mms[mi].ptes[i].is_none() {
+            let lock_page = self.cache[i].is_some();
+            if lock_page {
+                self.page_lock[i].lock(t)?;
+            }
             let cached = match self.cache[i] {
                 Some(p) => Some(p),
                 None if self.mms[mi].uffd_missing => {
@@ -197,6 +205,9 @@ impl Kernel {
             };
             self.note_race_window(cfg, page);
             self.mms[mi].ptes[i] = Some(p.id);
+            if lock_page {
+                self.page_lock[i].unlock(t);
+            }
         }
         self.hugetlb_fault_unlock(cfg, t, page);
         self.exit(t);

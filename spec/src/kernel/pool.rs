@@ -37,6 +37,16 @@ impl Kernel {
         })
     }
 
+    /// `alloc_huge_page` for an index whose page is already cached, then `put_page` of it when
+    /// `huge_add_to_page_cache` fails with EEXIST (UFFDIO_COPY before 5.13). `region_chg` finds
+    /// the index in the resv_map (`map_chg == 0`), so `dequeue_huge_page_vma` takes any free
+    /// page as a reserved one (`SetPagePrivate`, `resv_huge_pages--`) and `free_huge_page`
+    /// restores both (`restore_reserve`): nothing changes, except that with no free page the
+    /// allocation fails. Says whether it succeeded.
+    pub(crate) fn alloc_huge_page_over_cached(&self) -> bool {
+        self.free_huge_pages > 0
+    }
+
     /// `huge_add_to_page_cache` (`hugetlb_add_to_page_cache` in 6.1): insert, `i_blocks += 1`.
     pub(crate) fn add_to_page_cache(&mut self, page: Page) {
         let slot = &mut self.cache[page.id.idx as usize];

@@ -8,7 +8,7 @@
 //! same page either way.
 
 use super::{BugOn, Kernel, Op, Punch, Sends, Step};
-use crate::cfg::{ModelCfg, Mutation, Variant};
+use crate::cfg::{MappedPage, ModelCfg, Mutation, PageLockOrder};
 use crate::ids::Tid;
 use crate::locks::Blocked;
 use crate::msg::Syscall;
@@ -43,7 +43,7 @@ impl Kernel {
         {
             page.pre_punch = true;
         }
-        if cfg.variant.has_hole_marker() {
+        if cfg.features().hole_marker {
             self.i_private = Some((p.start, p.end));
         }
         self.goto(t, Step::HugetlbVmdeleteList, s);
@@ -77,13 +77,15 @@ impl Kernel {
     /// has a local `v_end`). 6.1 only trylocks each VMA's vma_lock and skips the VMA if it
     /// cannot get it.
     pub(crate) fn vmdelete(&mut self, cfg: &ModelCfg, t: Tid, start: u8, end: u8) {
-        let clobbers_end = matches!(
-            cfg.variant,
-            Variant::V4_4 | Variant::HoleMarker | Variant::HoleMarkerFixed
-        );
+        let clobbers_end = cfg.features().vmdelete_clobbers_end;
+        let end = if cfg.mutation == Some(Mutation::VmdeleteFirstPageOnly) {
+            start + 1
+        } else {
+            end
+        };
         for (n, m) in self.i_mmap_tree.clone().into_iter().enumerate() {
             let mm = &mut self.mms[m as usize];
-            if cfg.variant.has_vma_lock() && !mm.vma_lock.try_write(t) {
+            if cfg.features().vma_lock && !mm.vma_lock.try_write(t) {
                 self.ghost.vmdelete_skips_vma = true;
                 continue;
             }
@@ -93,7 +95,7 @@ impl Kernel {
                 end
             };
             mm.ptes[start as usize..zap_end as usize].fill(None);
-            if cfg.variant.has_vma_lock() {
+            if cfg.features().vma_lock {
                 mm.vma_lock.write_unlock(t);
             }
         }
@@ -101,7 +103,8 @@ impl Kernel {
 
     /// `remove_inode_hugepages`: look up the next cached page of the hole and
     /// `mutex_lock(&hugetlb_fault_mutex_table[hash])`; then, if the page is mapped (a fault
-    /// got in after `hugetlb_vmdelete_list`), the variant's way of unmapping it again.
+    /// got in after `hugetlb_vmdelete_list`), the variant's way of unmapping it again, or,
+    /// where the page lock comes first (7b7387650dcf), `lock_page`.
     /// With no page left the punch is over: clear the hole marker and wake its waiters,
     /// `inode_unlock`, return 0.
     pub(crate) fn remove_inode_hugepages(
@@ -119,21 +122,40 @@ impl Kernel {
         self.fault_mutex[hash].lock(t)?;
         let p = self.punch_mut(t);
         (p.next, p.cur) = (idx, idx);
+        let next = match cfg.features().page_lock {
+            PageLockOrder::AfterUnmap => self.unmap_again(cfg, t, idx),
+            PageLockOrder::BeforeMappedCheck => None,
+        };
+        self.goto(t, next.unwrap_or(Step::RemoveLockPage), s);
+        Ok(())
+    }
+
+    /// `if (page_mapped(page))` with the fault mutex held: the first step of the variant's way
+    /// of unmapping the page again, or `None` if it is not mapped (or the variant skips it).
+    fn unmap_again(&mut self, cfg: &ModelCfg, t: Tid, idx: u8) -> Option<Step> {
         let page = self.cache[idx as usize].expect("looked up");
         let mapped = self.page_mapped(page.id) && cfg.mutation != Some(Mutation::NoReunmap);
-        let next = match cfg.variant {
-            _ if !mapped => Step::RemoveLockPage,
-            Variant::V4_4 | Variant::HoleMarker => Step::RemoveLockPage,
-            Variant::V4_5 | Variant::HoleMarkerFixed => Step::RemoveUnmapAgain,
-            Variant::V5_7 => {
+        match cfg.features().mapped_page {
+            _ if !mapped => None,
+            MappedPage::Skip => None,
+            MappedPage::UnmapUnderMutex => Some(Step::RemoveUnmapAgain),
+            MappedPage::UnmapRelockMutex => {
                 // Lock order is i_mmap_rwsem -> fault mutex: drop the mutex to take both.
-                self.fault_mutex[hash].unlock(t);
-                Step::RemoveUnmapAgain
+                self.fault_mutex[cfg.fault_mutex_hash(idx) as usize].unlock(t);
+                Some(Step::RemoveUnmapAgain)
             }
-            Variant::V6_1 => Step::HugetlbUnmapFileFolio,
-        };
-        self.goto(t, next, s);
-        Ok(())
+            MappedPage::UnmapFileFolio => Some(Step::HugetlbUnmapFileFolio),
+        }
+    }
+
+    /// The page is unmapped again: remove it, taking its lock first unless the removal already
+    /// holds it (7b7387650dcf).
+    pub(crate) fn unmapped_again(&mut self, cfg: &ModelCfg, t: Tid, s: &mut Sends) {
+        if self.punch(t).page_locked {
+            self.remove_locked_page(cfg, t, s);
+        } else {
+            self.goto(t, Step::RemoveLockPage, s);
+        }
     }
 
     /// `remove_inode_hugepages` (4.5 fix, commit 4aae8d1c051e): the page is mapped, so
@@ -147,14 +169,14 @@ impl Kernel {
         s: &mut Sends,
     ) -> Result<(), Blocked> {
         self.i_mmap.write(t)?;
-        if cfg.variant == Variant::V5_7 {
+        if cfg.features().mapped_page == MappedPage::UnmapRelockMutex {
             self.goto(t, Step::RemoveUnmapAgainMutex, s);
             return Ok(());
         }
         let idx = self.punch(t).cur;
         self.vmdelete(cfg, t, idx, idx + 1);
         self.i_mmap.write_unlock(t);
-        self.goto(t, Step::RemoveLockPage, s);
+        self.unmapped_again(cfg, t, s);
         Ok(())
     }
 
@@ -170,15 +192,15 @@ impl Kernel {
         self.fault_mutex[cfg.fault_mutex_hash(idx) as usize].lock(t)?;
         self.vmdelete(cfg, t, idx, idx + 1);
         self.i_mmap.write_unlock(t);
-        self.goto(t, Step::RemoveLockPage, s);
+        self.unmapped_again(cfg, t, s);
         Ok(())
     }
 
-    /// `remove_inode_hugepages` / `remove_inode_single_folio` (6.1): `lock_page`/`folio_lock`;
-    /// 4.4 skips a mapped page ("Do nothing in this race case"), later kernels
-    /// `remove_huge_page` and `hugetlb_unreserve_pages(inode, idx, idx + 1, 1)`; unlock;
-    /// `mutex_unlock`. The page lock is only ever held inside one step, so it never blocks.
-    /// Deleting a page that is still mapped from the page cache is a kernel BUG.
+    /// `remove_inode_hugepages` / `remove_inode_single_folio` (6.1): `lock_page`/`folio_lock`,
+    /// which sleeps while a fault's `find_lock_page` holds it. With the page lock before the
+    /// mapped check (7b7387650dcf; 5.10.262: `lock_page(page); if (unlikely(page_mapped(page)))
+    /// { mutex_unlock; i_mmap_lock_write(mapping); mutex_lock; hugetlb_vmdelete_list(...) }`)
+    /// the removal keeps it while it unmaps the page again; otherwise the page is removed now.
     pub(crate) fn remove_lock_page(
         &mut self,
         cfg: &ModelCfg,
@@ -186,9 +208,27 @@ impl Kernel {
         s: &mut Sends,
     ) -> Result<(), Blocked> {
         let idx = self.punch(t).cur;
+        self.page_lock[idx as usize].lock(t)?;
+        if cfg.features().page_lock == PageLockOrder::BeforeMappedCheck {
+            self.punch_mut(t).page_locked = true;
+            if let Some(next) = self.unmap_again(cfg, t, idx) {
+                self.goto(t, next, s);
+                return Ok(());
+            }
+        }
+        self.remove_locked_page(cfg, t, s);
+        Ok(())
+    }
+
+    /// With the page locked and the fault mutex held: 4.4 skips a mapped page ("Do nothing in
+    /// this race case"), later kernels `remove_huge_page` and
+    /// `hugetlb_unreserve_pages(inode, idx, idx + 1, 1)`; `unlock_page`; `mutex_unlock`.
+    /// Deleting a page that is still mapped from the page cache is a kernel BUG.
+    fn remove_locked_page(&mut self, cfg: &ModelCfg, t: Tid, s: &mut Sends) {
+        let idx = self.punch(t).cur;
         let page = self.cache[idx as usize].expect("the punch holds the index's fault mutex");
         let mapped = self.page_mapped(page.id);
-        if !(cfg.variant.skips_mapped_page() && mapped) {
+        if !(cfg.features().skips_mapped_page() && mapped) {
             if mapped {
                 // 4.4 `__delete_from_page_cache`: `BUG_ON(page_mapped(page))`; 6.1
                 // `filemap_unaccount_folio`: `VM_BUG_ON_FOLIO(folio_mapped(folio))`.
@@ -197,16 +237,17 @@ impl Kernel {
             self.remove_huge_page(idx);
             self.hugetlb_unreserve_pages(idx, idx + 1, 1);
         }
+        self.page_lock[idx as usize].unlock(t);
         self.fault_mutex[cfg.fault_mutex_hash(idx) as usize].unlock(t);
-        self.punch_mut(t).next = idx + 1;
+        let p = self.punch_mut(t);
+        (p.next, p.page_locked) = (idx + 1, false);
         self.goto(t, Step::RemoveInodeHugepages, s);
-        Ok(())
     }
 
     /// The end of `hugetlbfs_punch_hole`: with the marker patches, `inode->i_private = NULL`
     /// and `wake_up_all` on the marker's wait queue under `i_lock`; `inode_unlock`; return 0.
     fn punch_return(&mut self, cfg: &ModelCfg, t: Tid, start: u8, end: u8, s: &mut Sends) {
-        if cfg.variant.has_hole_marker() {
+        if cfg.features().hole_marker {
             self.i_private = None;
             for slot in 0..self.threads.len() {
                 if let Some(k) = self.threads[slot] {

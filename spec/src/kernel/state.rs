@@ -27,6 +27,10 @@ pub struct Kernel {
     pub fault_mutex: Vec<Mutex>,
     /// `mapping->i_mmap_rwsem`.
     pub i_mmap: RwSem,
+    /// The page lock (`PG_locked`: `lock_page`, `find_lock_page`, `folio_lock`) of the page
+    /// cached at each index. Held only while that page is cached: the removal loop unlocks
+    /// the page in the step that deletes it.
+    pub page_lock: Vec<Mutex>,
     /// `inode->i_private`: the hole marker `[start, end)` of a punch in progress (v2 patches).
     pub i_private: Option<(u8, u8)>,
     /// Each mapper's address space, by mapper number.
@@ -98,6 +102,8 @@ pub struct Punch {
     pub vmdeleted: bool,
     /// `hugetlb_unmap_file_folio`: the mapper whose vma_lock it could not trylock.
     pub wait_vma: Option<u8>,
+    /// The removal loop holds the page lock of `cur` (taken before the mapped check).
+    pub page_locked: bool,
 }
 
 impl Op {
@@ -109,6 +115,7 @@ impl Op {
             cur: start,
             vmdeleted: false,
             wait_vma: None,
+            page_locked: false,
         })
     }
 }
@@ -139,6 +146,8 @@ pub struct Ghost {
     pub hole_touch_missing: bool,
     /// `UFFDIO_COPY` returned `EEXIST`.
     pub uffd_copy_eexist: bool,
+    /// `UFFDIO_COPY` returned `ENOMEM`.
+    pub uffd_copy_enomem: bool,
     /// A fault slept on the hole marker.
     pub fault_waits_on_marker: bool,
     /// `hugetlb_vmdelete_list` skipped a VMA whose vma_lock it could not trylock.
@@ -160,6 +169,7 @@ impl Kernel {
             i_blocks: 0,
             fault_mutex: vec![Mutex::default(); cfg.fault_mutex_slots as usize],
             i_mmap: RwSem::default(),
+            page_lock: vec![Mutex::default(); n],
             i_private: None,
             mms: (0..cfg.mappers)
                 .map(|_| Mm {
@@ -183,6 +193,11 @@ impl Kernel {
             (p, Ctx::Main) => 2 * p - 1,
             (p, Ctx::Handler) => 2 * p,
         }
+    }
+
+    /// The actor id of the process whose thread runs in a slot.
+    pub fn pid_of_slot(slot: usize) -> Id {
+        Id::from(slot.div_ceil(2))
     }
 
     /// The thread in a slot (inverse of [`Kernel::slot`]).

@@ -55,7 +55,9 @@ pub enum Step {
     HugetlbUnmapFileFolioRetry,
     /// `remove_inode_hugepages` / `remove_inode_single_folio`: `lock_page`/`folio_lock`;
     /// remove the page from the page cache and free it (or, 4.4, skip it if mapped);
-    /// `hugetlb_unreserve_pages`; unlock; `mutex_unlock`.
+    /// `hugetlb_unreserve_pages`; unlock; `mutex_unlock`. Where the page lock comes before
+    /// the mapped check (7b7387650dcf, 5.10.262), a mapped page is unmapped again first, with
+    /// the page lock held.
     RemoveLockPage,
 
     // ---- fs/hugetlbfs/inode.c hugetlbfs_fallocate, mode 0 ----

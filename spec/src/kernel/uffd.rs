@@ -3,7 +3,7 @@
 //! use 4.11's code, where userfaultfd on hugetlbfs first appeared.
 
 use super::{Kernel, Op, Sends, Step};
-use crate::cfg::ModelCfg;
+use crate::cfg::{McopyOrder, ModelCfg, Mutation};
 use crate::ids::{mapper_of, Tid};
 use crate::locks::Blocked;
 use crate::msg::{Errno, Syscall};
@@ -11,7 +11,7 @@ use crate::page::{Data, Origin};
 
 /// The first step of `__mcopy_atomic_hugetlb` in this variant.
 pub(crate) fn first_copy_step(cfg: &ModelCfg) -> Step {
-    if cfg.variant.fault_takes_i_mmap() {
+    if cfg.features().fault_i_mmap_read {
         Step::McopyIMmapRead
     } else {
         Step::McopyMutex
@@ -47,7 +47,7 @@ impl Kernel {
     ) -> Result<(), Blocked> {
         let page = self.copy_page(t);
         self.fault_mutex[cfg.fault_mutex_hash(page) as usize].lock(t)?;
-        let next = if cfg.variant.has_vma_lock() {
+        let next = if cfg.features().vma_lock {
             Step::McopyVmaLock
         } else {
             Step::HugetlbMcopyAtomicPte
@@ -69,11 +69,17 @@ impl Kernel {
         Ok(())
     }
 
-    /// `__mcopy_atomic_hugetlb` -> `hugetlb_mcopy_atomic_pte`: `-EEXIST` if the PTE is no longer
-    /// none or the page is in the page cache again (6.1 checks `hugetlbfs_pagecache_present`
-    /// first; 4.11 finds out when `huge_add_to_page_cache` fails, and frees its page); else
-    /// `alloc_huge_page` (`-ENOMEM` on failure), copy the handler's data in, add it to the page
-    /// cache and map it. Unlock; on success `wake_userfault` the range.
+    /// `__mcopy_atomic_hugetlb` -> `hugetlb_mcopy_atomic_pte`: `-EEXIST` if the page is in the
+    /// page cache again (or the PTE no longer none); else `alloc_huge_page` (`-ENOMEM` on
+    /// failure), copy the handler's data in, add it to the page cache and map it. Unlock; on
+    /// success `wake_userfault` the range.
+    ///
+    /// 5.13+ (8cc5fcbb5be8) checks `hugetlbfs_pagecache_present` before allocating. 4.11 to
+    /// 5.12 allocate first (`ret = -ENOMEM; page = alloc_huge_page(dst_vma, dst_addr, 0); if
+    /// (IS_ERR(page)) goto out;`) and learn EEXIST only when `huge_add_to_page_cache` fails
+    /// (`goto out_release_nounlock`: `put_page` gives the page back). The index of a cached page
+    /// is in the resv_map, so `alloc_huge_page` takes it as reserved: it only needs a free page
+    /// (`dequeue_huge_page_vma`; no surplus pages here), and with none left it is ENOMEM.
     pub(crate) fn hugetlb_mcopy_atomic_pte(
         &mut self,
         cfg: &ModelCfg,
@@ -83,8 +89,14 @@ impl Kernel {
         let page = self.copy_page(t);
         let m = mapper_of(t.pid, cfg.mappers).expect("only mappers copy");
         let i = page as usize;
-        let ret = if self.mms[m as usize].ptes[i].is_some() || self.cache[i].is_some() {
-            self.ghost.uffd_copy_eexist = true;
+        let present = self.mms[m as usize].ptes[i].is_some() || self.cache[i].is_some();
+        let ret = if present
+            && (cfg.features().mcopy == McopyOrder::AllocFirst
+                || cfg.mutation == Some(Mutation::McopyAllocFirst))
+            && !self.alloc_huge_page_over_cached()
+        {
+            Err(Errno::ENOMEM)
+        } else if present {
             Err(Errno::EEXIST)
         } else {
             match self.alloc_huge_page(page, Origin::UffdCopy, Data::Fill(m)) {
@@ -96,15 +108,17 @@ impl Kernel {
                 Err(_) => Err(Errno::ENOMEM),
             }
         };
-        if cfg.variant.has_vma_lock() {
+        if cfg.features().vma_lock {
             self.mms[m as usize].vma_lock.read_unlock();
         }
         self.fault_mutex[cfg.fault_mutex_hash(page) as usize].unlock(t);
-        if cfg.variant.fault_takes_i_mmap() {
+        if cfg.features().fault_i_mmap_read {
             self.i_mmap.read_unlock();
         }
-        if ret.is_ok() {
-            self.wake_userfault(cfg, m, page, s);
+        match ret {
+            Ok(()) => self.wake_userfault(cfg, m, page, s),
+            Err(Errno::EEXIST) => self.ghost.uffd_copy_eexist = true,
+            Err(_) => self.ghost.uffd_copy_enomem = true,
         }
         self.syscall_return(t, Syscall::UffdioCopy { page }, ret, s);
         Ok(())

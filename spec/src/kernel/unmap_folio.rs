@@ -49,11 +49,10 @@ impl Kernel {
         }
         self.i_mmap.write_unlock(t);
         self.punch_mut(t).wait_vma = wait;
-        let next = match wait {
-            Some(_) => Step::HugetlbUnmapFileFolioVmaLock,
-            None => Step::RemoveLockPage,
-        };
-        self.goto(t, next, s);
+        match wait {
+            Some(_) => self.goto(t, Step::HugetlbUnmapFileFolioVmaLock, s),
+            None => self.unmapped_again(cfg, t, s),
+        }
     }
 
     /// `hugetlb_unmap_file_folio`: `down_write(&vma_lock->rw_sema)` on the VMA it could not

@@ -119,6 +119,12 @@ impl MapperState {
         }
     }
 
+    /// The handler gave up on a MISSING fault it could not resolve (`UFFDIO_COPY` `ENOMEM`):
+    /// the faulting thread is never woken.
+    pub fn gave_up(self) -> bool {
+        self.handler == HandlerState::Failed
+    }
+
     /// Both threads have nothing left to do.
     pub fn done(self) -> bool {
         self.main == MainState::Done && self.handler == HandlerState::Idle
