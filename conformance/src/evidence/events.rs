@@ -26,11 +26,14 @@ impl LockKind {
     /// From the `flags=` of `contention_begin` (`MUTEX`, `READ`, `WRITE`, `SPIN`, ... joined
     /// by `|`).
     fn from_flags(flags: &str) -> LockKind {
+        // A mutex's optimistic spin is `SPIN|MUTEX`; a spinning rwlock is `SPIN|READ`/`WRITE`.
         let has = |f: &str| flags.split('|').any(|x| x == f);
-        if has("SPIN") || has("RT") || has("PERCPU") {
+        if has("RT") || has("PERCPU") {
             LockKind::Other
         } else if has("MUTEX") {
             LockKind::Mutex
+        } else if has("SPIN") {
+            LockKind::Other
         } else if has("WRITE") {
             LockKind::RwsemWrite
         } else if has("READ") {
@@ -393,7 +396,10 @@ mod tests {
         assert_eq!(LockKind::from_flags("MUTEX"), LockKind::Mutex);
         assert_eq!(LockKind::from_flags("READ"), LockKind::RwsemRead);
         assert_eq!(LockKind::from_flags("WRITE"), LockKind::RwsemWrite);
+        assert_eq!(LockKind::from_flags("SPIN|MUTEX"), LockKind::Mutex);
         assert_eq!(LockKind::from_flags("SPIN|WRITE"), LockKind::Other);
+        assert_eq!(LockKind::from_flags("SPIN"), LockKind::Other);
+        assert_eq!(LockKind::from_flags("PERCPU|READ"), LockKind::Other);
     }
 
     #[test]
