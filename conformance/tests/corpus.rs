@@ -13,6 +13,7 @@ use conformance::host::{corpus_files, load_all, pages_for};
 use conformance::replay::{replay, Options};
 use conformance::report::Verdict;
 use conformance::sys::host::{mounts_of_type, userfaultfd_available, HugePool, PoolReservation};
+use conformance::sys::tracefs::leftover_instances;
 use conformance::sys::{fork_child, require_free_huge_pages};
 use conformance::window::window_touches;
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -60,6 +61,17 @@ fn check_trace(path: &Path, t: &Trace, opts: &Options) -> Result<(), Failed> {
     if r.achieved == 0 {
         return Err(format!("interleaving never achieved:\n{}", r.text()).into());
     }
+    // The kernel's own events must confirm a race window at least once.
+    if !window_touches(t).is_empty() && r.windows_confirmed.unwrap_or(0) == 0 {
+        return Err(format!(
+            "no race window confirmed by the kernel's events:\n{}",
+            r.text()
+        )
+        .into());
+    }
+    if want == Verdict::Conforms && r.accounting.as_deref() != Some("conforms") {
+        return Err(format!("pool accounting must conform:\n{}", r.text()).into());
+    }
     if want == Verdict::Diverges {
         // The divergence is the leak: the raced page is gone from the file on this host.
         let m = r
@@ -92,19 +104,29 @@ fn hp_processes() -> Vec<String> {
     .collect()
 }
 
-/// The host state a replay must leave as it found it.
+/// The host state a replay must leave as it found it: the pool, and hugetlbfs and tracefs
+/// mounts and this tool's trace instances.
 fn host_state() -> (u64, u64, Vec<String>) {
     let p = HugePool::read().expect("huge page pool");
-    (
-        p.nr_hugepages,
-        p.free,
-        mounts_of_type("hugetlbfs").expect("mounts"),
-    )
+    let mut left = mounts_of_type("hugetlbfs").expect("mounts");
+    left.extend(
+        mounts_of_type("tracefs")
+            .expect("mounts")
+            .into_iter()
+            .map(|m| format!("tracefs {m}")),
+    );
+    left.extend(
+        leftover_instances()
+            .expect("tracefs instances")
+            .into_iter()
+            .map(|i| format!("trace instance {i}")),
+    );
+    (p.nr_hugepages, p.free, left)
 }
 
 /// A replay with the pool raised for it (like `--setup`), killed with SIGKILL in the middle of a
 /// trace: the actors die with it, the janitor puts `nr_hugepages` back, the memfd's pages go
-/// back to the pool, and no mount or process is left.
+/// back to the pool, and no mount, trace instance or process is left.
 fn killed_replay_leaves_host_as_found(
     path: &Path,
     t: &Trace,
@@ -150,7 +172,7 @@ fn killed_replay_leaves_host_as_found(
         }
         if Instant::now() > deadline {
             return Err(format!(
-                "after SIGKILL: (nr_hugepages, free, hugetlbfs mounts) {now:?}, before {before:?} \
+                "after SIGKILL: (nr_hugepages, free, mounts and trace instances) {now:?}, before {before:?} \
                  (raised to {raised}); hp processes left: {procs:?}"
             )
             .into());
