@@ -522,12 +522,14 @@ impl Attempt<'_> {
             )
             .collect();
         let header = subject.header(touch.as_ref().map(|(t, _)| t));
+        let punched = self.punch.is_some() || self.cast.shared.load(PUNCH_STARTED) != 0;
         let evidence = judge(
             events,
             &Inputs {
                 subject,
                 touch,
-                page_cache: expect.page_cache.as_ref(),
+                // An attempt that stopped before the punch has no page-cache order to judge.
+                page_cache: expect.page_cache.as_ref().filter(|_| punched),
                 waits: &expect.waits,
                 actors: &actors,
             },

@@ -44,7 +44,15 @@ impl Recorder {
     /// Starts recording the processes `pids` (their threads and children included). Fails,
     /// naming what is missing, if this is not root or the kernel lacks a required tracepoint.
     pub fn start(pids: &[i32]) -> io::Result<Recorder> {
-        let mut instance = TraceInstance::create()?;
+        let mut instance = TraceInstance::create().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "recording kernel events: {e} (needs root and tracefs; \
+                     --no-kernel-events replays without them)"
+                ),
+            )
+        })?;
         instance.follow(pids)?;
         for e in REQUIRED {
             if !instance.has_event(e) {
