@@ -232,12 +232,13 @@ impl Drop for TraceInstance {
 
 /// No instance left: unmount what we mounted, let the janitor go.
 fn release(st: &mut State) {
+    let gone = own_instances_gone();
     if st.mounted_by_us {
         let _ = rustix::mount::unmount(TRACEFS, UnmountFlags::DETACH);
         st.mounted_by_us = false;
     }
     if let Some(j) = st.janitor.take() {
-        if leftover_instances().is_ok_and(|l| l.iter().all(|n| !n.starts_with(&own_prefix()))) {
+        if gone {
             let _ = j.dismiss_tracefs();
         }
     }
@@ -247,22 +248,36 @@ fn ctx(e: io::Error, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-fn own_prefix() -> String {
-    format!("hugepunch-{}-", std::process::id())
+/// No instance of this process is left (if tracefs is not mounted, that is unknown: the
+/// janitor then still looks).
+fn own_instances_gone() -> bool {
+    let prefix = format!("hugepunch-{}-", std::process::id());
+    mounted().unwrap_or(false)
+        && std::fs::read_dir(Path::new(TRACEFS).join("instances")).is_ok_and(|dir| {
+            dir.filter_map(|e| e.ok())
+                .all(|e| !e.file_name().to_string_lossy().starts_with(&prefix))
+        })
 }
 
 /// Trace instances of this tool that exist now (`instances/hugepunch-*`): empty once every
-/// replay is done, whatever happened to it.
+/// replay is done, whatever happened to it. Instances outlive an unmount (tracefs has one
+/// superblock), so if tracefs is not mounted it is mounted for the look and unmounted again.
 pub fn leftover_instances() -> io::Result<Vec<String>> {
-    if !mounted()? {
-        return Ok(Vec::new());
+    let st = state();
+    let mount_for_look = !mounted()?;
+    if mount_for_look {
+        rustix::mount::mount("nodev", TRACEFS, "tracefs", MountFlags::empty(), None)
+            .map_err(|e| ctx(e.into(), &format!("mount -t tracefs nodev {TRACEFS}")))?;
     }
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(Path::new(TRACEFS).join("instances"))? {
-        let name = e?.file_name().to_string_lossy().into_owned();
-        if name.starts_with("hugepunch-") {
-            out.push(name);
-        }
+    let listed = std::fs::read_dir(Path::new(TRACEFS).join("instances")).map(|dir| {
+        dir.filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("hugepunch-"))
+            .collect::<Vec<_>>()
+    });
+    if mount_for_look {
+        let _ = rustix::mount::unmount(TRACEFS, UnmountFlags::DETACH);
     }
-    Ok(out)
+    drop(st);
+    listed
 }
