@@ -172,7 +172,29 @@ fn a_page_cache_order_the_trace_does_not_predict() {
     assert_eq!(
         pc.differences,
         vec![
-            "the punch deleted 513 pages, 513 predicted; at position 511: predicted page 512, host page 511"
+            "the punch deleted 513 pages, 513 predicted; at position 511: predicted page 512 (trace page 0), host page 511 (padding)"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn the_4_5_fix_seen_in_the_page_cache_against_the_4_4_prediction() {
+    // 4.4 skips the page the fault mapped: the trace predicts 512 deletes, padding only. This
+    // host's kernel (with the 4.5 fix) deletes the raced page too.
+    let (ev, s, _) = fixture("confirmed");
+    let t = traces::load(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../traces/corpus/v4_4.hole_freed_on_return.counterexample.json"),
+    )
+    .unwrap();
+    let layout = Layout::new(t.meta.config.pages, plan(&t).raced, 512);
+    let predicted = predict::pagecache(&t, &layout).unwrap();
+    assert_eq!(predicted.deletes, (0..512).collect::<Vec<u64>>());
+    assert_eq!(
+        pagecache::check(&ev, &s, &predicted).differences,
+        vec![
+            "the punch deleted 513 pages, 512 predicted; at position 512: predicted nothing, host page 512 (trace page 0)"
                 .to_string()
         ]
     );

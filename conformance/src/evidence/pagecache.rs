@@ -15,6 +15,18 @@ pub struct Predicted {
     pub added_after: Vec<u64>,
     /// The hole, in host pages.
     pub hole: std::ops::Range<u64>,
+    /// Each trace page's host page (the others are padding), to name pages in findings.
+    pub trace_pages: Vec<(u64, u8)>,
+}
+
+impl Predicted {
+    /// `page 512 (trace page 0)`, `page 7 (padding)`.
+    fn name(&self, host: u64) -> String {
+        match self.trace_pages.iter().find(|(h, _)| *h == host) {
+            Some((_, t)) => format!("page {host} (trace page {t})"),
+            None => format!("page {host} (padding)"),
+        }
+    }
 }
 
 /// The page cache's events against the prediction.
@@ -28,9 +40,9 @@ pub struct PageCache {
     pub differences: Vec<String>,
 }
 
-fn first_difference(want: &[u64], got: &[u64]) -> Option<String> {
+fn first_difference(p: &Predicted, want: &[u64], got: &[u64]) -> Option<String> {
     let at = (0..want.len().max(got.len())).find(|&i| want.get(i) != got.get(i))?;
-    let show = |x: Option<&u64>| x.map_or("nothing".to_string(), |p| format!("page {p}"));
+    let show = |x: Option<&u64>| x.map_or("nothing".to_string(), |&h| p.name(h));
     Some(format!(
         "at position {at}: predicted {}, host {}",
         show(want.get(at)),
@@ -66,7 +78,7 @@ pub fn check(events: &[Event], s: &Subject, p: &Predicted) -> PageCache {
             "the punch deleted {} pages, {} predicted; {}",
             deletes.len(),
             p.deletes.len(),
-            first_difference(&p.deletes, &deletes).unwrap_or_default()
+            first_difference(p, &p.deletes, &deletes).unwrap_or_default()
         ));
     }
     let added_after: Vec<u64> = events
@@ -77,8 +89,9 @@ pub fn check(events: &[Event], s: &Subject, p: &Predicted) -> PageCache {
         .collect();
     if added_after != p.added_after {
         differences.push(format!(
-            "pages added to the hole after the punch: predicted {:?}, host {:?}",
-            p.added_after, added_after
+            "pages added to the hole after the punch: predicted [{}], host [{}]",
+            names(p, &p.added_after),
+            names(p, &added_after)
         ));
     }
     PageCache {
@@ -87,4 +100,12 @@ pub fn check(events: &[Event], s: &Subject, p: &Predicted) -> PageCache {
         added_after,
         differences,
     }
+}
+
+fn names(p: &Predicted, pages: &[u64]) -> String {
+    pages
+        .iter()
+        .map(|&h| p.name(h))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -98,6 +98,9 @@ pub fn pagecache(t: &Trace, layout: &Layout) -> Option<Predicted> {
         deletes,
         added_after: changes(r + 1, t.steps.len() - 1, false),
         hole,
+        trace_pages: (0..t.meta.config.pages)
+            .map(|p| (layout.host(p) as u64, p))
+            .collect(),
     })
 }
 
