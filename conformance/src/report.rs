@@ -199,17 +199,22 @@ impl HostReport {
         let mut s = format!("host kernel {}\n", self.kernel);
         let _ = writeln!(
             s,
-            "{:<58} {:<13} {:>9} {:>10} {:>10}",
-            "trace", "verdict", "achieved", "replay_us", "syscall_us"
+            "{:<58} {:<13} {:>9} {:>9} {:<10} {:>10} {:>10}",
+            "trace", "verdict", "achieved", "confirmed", "accounting", "replay_us", "syscall_us"
         );
         for t in &self.traces {
+            let confirmed = t
+                .windows_confirmed
+                .map_or("-".to_string(), |n| n.to_string());
             let _ = writeln!(
                 s,
-                "{:<58} {:<13} {:>5}/{:<3} {:>10.0} {:>10.0}{}",
+                "{:<58} {:<13} {:>5}/{:<3} {:>9} {:<10} {:>10.0} {:>10.0}{}",
                 t.trace,
                 t.verdict.name(),
                 t.achieved,
                 t.attempts,
+                confirmed,
+                t.accounting.as_deref().unwrap_or("-"),
                 t.replay_us,
                 t.syscall_us,
                 if t.violation_observed {
