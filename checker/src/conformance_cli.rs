@@ -11,8 +11,9 @@ use std::time::Duration;
 /// How replays run.
 #[derive(Args, Clone)]
 pub struct ReplayOpts {
-    /// Attempts at a trace whose kernel interleaving must be made to happen.
-    #[arg(long, default_value_t = 5)]
+    /// Attempts at a trace whose kernel interleaving must be made to happen. The default is
+    /// the fewest confirmed windows that bound a rate by 15% at 95% confidence (19).
+    #[arg(long, default_value_t = conformance::evidence::confidence::default_attempts())]
     pub attempts: u32,
     /// Padding pages put in front of a raced page to widen the race window.
     #[arg(long, default_value_t = 512)]
@@ -30,6 +31,15 @@ pub struct ReplayOpts {
     /// hangs unkillably until a reboot: use it in a guest.
     #[arg(long)]
     pub allow_hang: bool,
+    /// Do not record the actors' kernel events (tracefs) nor check the pool's counters.
+    #[arg(long)]
+    pub no_kernel_events: bool,
+    /// How long after the punch started a window touch goes in, in µs.
+    #[arg(long, default_value_t = 30)]
+    pub window_delay_us: u64,
+    /// Keep each attempt's recorded kernel events as text files in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub keep_events: Option<PathBuf>,
 }
 
 impl ReplayOpts {
@@ -40,7 +50,9 @@ impl ReplayOpts {
             private_mount: self.private_mount,
             allow_hang: self.allow_hang,
             timeout: Duration::from_secs(2),
-            ..Options::default()
+            kernel_events: !self.no_kernel_events,
+            window_delay_us: self.window_delay_us,
+            keep_events: self.keep_events.clone(),
         }
     }
 }

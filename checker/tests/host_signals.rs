@@ -1,5 +1,5 @@
 //! `hugepunch host --setup` killed at several points of a run leaves the host's huge page pool
-//! exactly as it found it: `nr_hugepages`, `nr_overcommit_hugepages` and `HugePages_Total`,
+//! exactly as it found it (and no trace instance behind): `nr_hugepages`, `nr_overcommit_hugepages` and `HugePages_Total`,
 //! `Free`, `Rsvd` and `Surp` all equal before and after, and no process of the run left.
 //!
 //! Each run starts from an empty pool (`nr_hugepages` 0, as on a fresh machine), so `--setup`
@@ -13,6 +13,7 @@ use conformance::sys::host::{
     hugetlbfs_supported, userfaultfd_available, write_nr_hugepages, HugePool,
 };
 use conformance::sys::janitor::{Chore, Janitor};
+use conformance::sys::tracefs::leftover_instances;
 use rustix::process::{kill_process, Pid, Signal};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ const RACE: &str = "v4_5.race_window_fault.witness.json";
 const CORPUS: [&str; 5] = [
     "v4_5.hole_touch_missing.witness.json",
     "v4_5.punch_frees_hole.witness.json",
-    "v5_7.uffd_copy_eexist.witness.json",
+    "v6_1.uffd_copy_eexist.witness.json",
     "v6_1.punch_frees_hole.witness.json",
     RACE,
 ];
@@ -224,6 +225,7 @@ fn signalled_run_leaves_pool_as_found(name: &str, traces: &[&str], point: Point,
         std::thread::sleep(Duration::from_millis(10));
     }
     let after = HugePool::read().unwrap();
+    let instances = leftover_instances().unwrap();
     let stderr = std::fs::read_to_string(&log).unwrap_or_default();
     println!(
         "{name}: {signal:?} at {point:?}; processes {:?}\n  start:     {start}\n  at signal: {at_signal}\n  \
@@ -237,6 +239,10 @@ fn signalled_run_leaves_pool_as_found(name: &str, traces: &[&str], point: Point,
         after, start,
         "the pool after {signal:?} at {point:?} is not as the run found it\n  found: {start}\n  \
          after: {after}\nhugepunch stderr:\n{stderr}"
+    );
+    assert!(
+        instances.is_empty(),
+        "trace instances left after {signal:?} at {point:?}: {instances:?}"
     );
     if let Point::MidRace = point {
         assert!(

@@ -766,6 +766,8 @@ impl TraceRun {
 fn run_corpus(traces: &[(PathBuf, Trace)], attempts: u32) -> Res<Vec<TraceRun>> {
     let opts = Options {
         attempts: 1,
+        // The figures are the replay's own cost, as before kernel events were recorded.
+        kernel_events: false,
         ..Options::default()
     };
     let mut runs = Vec::new();

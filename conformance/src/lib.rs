@@ -5,6 +5,7 @@
 //! live in [`sys`].
 #![deny(unsafe_code)]
 pub mod actors;
+pub mod evidence;
 pub mod host;
 pub mod layout;
 pub mod mailbox;

@@ -2,13 +2,22 @@
 //! what the host does with what the model predicts.
 
 use crate::actors::{Cast, Who};
+use crate::evidence::accounting::{self, Disturbed, Sample};
+use crate::evidence::attempt::{judge, AttemptEvidence, Inputs};
+use crate::evidence::blocking::{Expected, Role};
+use crate::evidence::confidence::{default_attempts, Confidence};
+use crate::evidence::pagecache::Predicted;
+use crate::evidence::predict;
+use crate::evidence::record::Recorder;
+use crate::evidence::window::{Subject, Touch};
 use crate::layout::Layout;
 use crate::observe::{describe, Host};
 use crate::plan::{plan, Act, Call, Outcome, Plan, Thread};
 use crate::protocol::{ManagerCmd, MapperCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
+use crate::sys::host::HugePool;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use traces::{Kind, Trace, Value};
 
@@ -27,17 +36,23 @@ pub struct Options {
     pub private_mount: bool,
     /// Replay traces that predict a kernel hang too (see [`refusal`]).
     pub allow_hang: bool,
+    /// Record the actors' kernel events (tracefs, root) and check the pool's counters.
+    pub kernel_events: bool,
+    /// Keep each attempt's recorded events as text files in this directory.
+    pub keep_events: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            attempts: 5,
+            attempts: default_attempts(),
             padding: 512,
             window_delay_us: 30,
             timeout: Duration::from_secs(2),
             private_mount: false,
             allow_hang: false,
+            kernel_events: true,
+            keep_events: None,
         }
     }
 }
@@ -92,11 +107,25 @@ pub fn replay(
     } else {
         1
     };
+    let expect = Expectations {
+        page_cache: predict::pagecache(trace, &layout),
+        waits: predict::waits(trace),
+    };
     let mut outcomes = Vec::new();
-    for _ in 0..attempts {
-        outcomes.push(Attempt::run(trace, &plan, &layout, opts)?);
+    for n in 0..attempts {
+        let o = Attempt::run(trace, &plan, &layout, opts, &expect)?;
+        if let (Some(dir), Some(text)) = (&opts.keep_events, &o.events_text) {
+            std::fs::write(dir.join(format!("{name}.{n}.events")), text)?;
+        }
+        outcomes.push(o);
     }
-    let achieved: Vec<&AttemptOutcome> = outcomes.iter().filter(|o| o.achieved).collect();
+    // With kernel events, an attempt counts only where the kernel confirms its window.
+    let kernel = opts.kernel_events && plan.raced.is_some();
+    let counts = |o: &AttemptOutcome| match (&o.evidence, kernel) {
+        (Some(e), true) => o.achieved && e.confirmed(),
+        _ => o.achieved,
+    };
+    let achieved: Vec<&AttemptOutcome> = outcomes.iter().filter(|o| counts(o)).collect();
     let diverging = achieved.iter().find(|o| o.mismatch.is_some());
     let verdict = match (achieved.is_empty(), diverging) {
         (true, _) => Verdict::NotAchieved,
@@ -109,6 +138,38 @@ pub fn replay(
         .or(outcomes.last())
         .expect("one attempt");
     let counterexample = trace.meta.kind == Kind::Counterexample;
+    let evidence: Vec<AttemptEvidence> =
+        outcomes.iter().filter_map(|o| o.evidence.clone()).collect();
+    let mut findings: Vec<String> = Vec::new();
+    for (n, e) in evidence.iter().enumerate() {
+        let mut say = |what: String| findings.push(format!("attempt {n}: {what}"));
+        if let Some(d) = e.disagreement() {
+            say(d);
+        }
+        for d in e.page_cache.iter().flat_map(|p| &p.differences) {
+            say(d.clone());
+        }
+        for d in &e.blocking {
+            say(d.clone());
+        }
+    }
+    let windows_confirmed =
+        kernel.then(|| evidence.iter().filter(|e| e.confirmed()).count() as u32);
+    let accounting_difference = outcomes.iter().find_map(|o| o.accounting.clone());
+    let confidence = windows_confirmed.map(|confirmed| {
+        // Counted per confirmed window: for a counterexample, the host showing the violation;
+        // for a witness, the host diverging from the prediction.
+        let events = achieved
+            .iter()
+            .filter(|o| o.mismatch.is_none() == counterexample)
+            .count() as u32;
+        let what = if counterexample {
+            ("violation", "violations")
+        } else {
+            ("divergence", "divergences")
+        };
+        Confidence::new(attempts, confirmed, events, what)
+    });
     Ok(TraceReport {
         trace: name.to_string(),
         variant: trace.meta.variant.clone(),
@@ -129,11 +190,50 @@ pub fn replay(
         window: shown.window.clone(),
         mismatch: shown.mismatch.clone(),
         reproduce: reproduce.to_string(),
+        windows_confirmed,
+        kernel_events: evidence.iter().map(|e| e.kernel_events).sum(),
+        accounting: opts.kernel_events.then(|| {
+            if accounting_difference.is_some() {
+                "diverges"
+            } else {
+                "conforms"
+            }
+            .to_string()
+        }),
+        accounting_difference,
+        confidence,
+        evidence,
+        findings,
     })
+}
+
+/// What the trace predicts for the kernel's events, shared by the attempts.
+struct Expectations {
+    page_cache: Option<Predicted>,
+    waits: Expected,
+}
+
+fn pool_sample(file_pages: u64) -> io::Result<Sample> {
+    let p = HugePool::read()?;
+    Ok(Sample {
+        total: p.total,
+        free: p.free,
+        reserved: p.reserved,
+        surplus: p.surplus,
+        file_pages,
+    })
+}
+
+fn disturbed(d: Disturbed) -> io::Error {
+    io::Error::other(d.to_string())
 }
 
 struct AttemptOutcome {
     achieved: bool,
+    evidence: Option<AttemptEvidence>,
+    events_text: Option<String>,
+    /// The first quiet point whose pool counters do not add up.
+    accounting: Option<String>,
     mismatch: Option<Mismatch>,
     window: Option<WindowHit>,
     replay_ns: u64,
@@ -156,6 +256,9 @@ struct Attempt<'a> {
     /// Touches aimed at the race window (mapper, page), and their reports once in.
     window_touches: Vec<(u8, u8)>,
     window_reports: Vec<(Value, u8, Report)>,
+    /// The pool before the attempt's file existed (kernel evidence on).
+    pool_base: Option<Sample>,
+    accounting: Option<String>,
 }
 
 impl Attempt<'_> {
@@ -164,9 +267,22 @@ impl Attempt<'_> {
         plan: &Plan,
         layout: &Layout,
         opts: &Options,
+        expect: &Expectations,
     ) -> io::Result<AttemptOutcome> {
         let t0 = Instant::now();
+        let pool_base = if opts.kernel_events {
+            Some(pool_sample(0)?)
+        } else {
+            None
+        };
         let cast = Cast::start(trace.meta.config.mappers, opts.private_mount)?;
+        let recorder = if opts.kernel_events {
+            let mut pids = vec![cast.manager.pid()];
+            pids.extend(cast.mappers.iter().map(|m| m.pid()));
+            Some(Recorder::start(&pids)?)
+        } else {
+            None
+        };
         let n = trace.meta.config.mappers as usize;
         let mut a = Attempt {
             trace,
@@ -182,6 +298,8 @@ impl Attempt<'_> {
             punch: None,
             window_touches: Vec::new(),
             window_reports: Vec::new(),
+            pool_base,
+            accounting: None,
         };
         let mut mismatch = None;
         for act in &plan.acts {
@@ -192,13 +310,30 @@ impl Attempt<'_> {
         }
         let window = a.window_hit();
         let achieved = plan.raced.is_none() || window.is_some();
+        let (replay_ns, syscall_ns) = (t0.elapsed().as_nanos() as u64, a.syscall_ns);
+        let recording = recorder.map(Recorder::finish).transpose()?;
+        let (evidence, header) = match &recording {
+            Some(r) => {
+                let (e, h) = a.judge(&r.events, plan, expect, window.is_some())?;
+                (Some(e), h)
+            }
+            None => (None, String::new()),
+        };
         a.cast.stop();
+        let accounting = a.accounting.take();
+        drop(a);
+        if let Some(base) = &pool_base {
+            accounting::restored(base, &pool_sample(0)?).map_err(disturbed)?;
+        }
         Ok(AttemptOutcome {
             achieved,
+            evidence,
+            events_text: recording.map(|r| format!("{header}\n{}", r.text)),
+            accounting,
             mismatch,
             window,
-            replay_ns: t0.elapsed().as_nanos() as u64,
-            syscall_ns: a.syscall_ns,
+            replay_ns,
+            syscall_ns,
         })
     }
 
@@ -338,14 +473,88 @@ impl Attempt<'_> {
                     missing: self.missing.clone(),
                     sigbus: self.sigbus.clone(),
                 };
-                Ok(
-                    match host.compare(&self.trace.steps[step], missing, sigbus)? {
-                        Some(m) => Err(m),
-                        None => Ok(()),
-                    },
-                )
+                let mismatch = host.compare(&self.trace.steps[step], missing, sigbus)?;
+                self.check_pool(step)?;
+                Ok(match mismatch {
+                    Some(m) => Err(m),
+                    None => Ok(()),
+                })
             }
         }
+    }
+
+    /// At a quiet point: the pool's counters and `st_blocks` against the file the trace
+    /// predicts (its pages, padding included, are the pool pages the replay holds).
+    fn check_pool(&mut self, step: usize) -> io::Result<()> {
+        let Some(base) = self.pool_base else {
+            return Ok(());
+        };
+        let o = &self.trace.steps[step].observed;
+        let pad = if self.padding_present {
+            self.layout.pad
+        } else {
+            0
+        };
+        let want = accounting::Expected {
+            file_pages: (o.file_pages() + pad) as u64,
+            reserved: None,
+        };
+        let now = pool_sample(self.cast.file.pages_in_file()? as u64)?;
+        if let Some(d) = accounting::compare(&base, &now, &want).map_err(disturbed)? {
+            self.accounting
+                .get_or_insert_with(|| format!("step {step}: {d}"));
+        }
+        Ok(())
+    }
+
+    /// Judges the attempt's kernel events against the trace.
+    fn judge(
+        &self,
+        events: &[crate::evidence::Event],
+        plan: &Plan,
+        expect: &Expectations,
+        timing_hit: bool,
+    ) -> io::Result<(AttemptEvidence, String)> {
+        let subject = Subject {
+            ino: self.cast.file.inode()?,
+            huge_page_size: self.cast.file.page_size() as u64,
+            manager: self.cast.manager.pid(),
+        };
+        let touch = plan.raced.and_then(|_| {
+            let &(m, page) = self.window_touches.first()?;
+            let base = self.bases[m as usize]?;
+            Some((
+                Touch {
+                    mapper: self.cast.mappers[m as usize].pid(),
+                    base: base as u64,
+                    page: self.layout.host(page) as u64,
+                },
+                timing_hit,
+            ))
+        });
+        let actors: Vec<(Role, i32)> = std::iter::once((Role::Manager, subject.manager))
+            .chain(
+                self.cast
+                    .mappers
+                    .iter()
+                    .enumerate()
+                    .map(|(m, c)| (Role::Mapper(m as u8), c.pid())),
+            )
+            .collect();
+        let header = subject.header(touch.as_ref().map(|(t, _)| t));
+        let punched = self.punch.is_some() || self.cast.shared.load(PUNCH_STARTED) != 0;
+        let evidence = judge(
+            events,
+            &Inputs {
+                subject,
+                touch,
+                // An attempt that stopped before the punch has no page-cache order to judge.
+                page_cache: expect.page_cache.as_ref().filter(|_| punched),
+                waits: &expect.waits,
+                actors: &actors,
+            },
+        );
+        Ok((evidence, header))
     }
 
     fn manager_cmd(&self, c: ManagerCmd) -> io::Result<()> {

@@ -1,5 +1,7 @@
 //! What a replay says: per trace, and for the host as a whole.
 
+use crate::evidence::attempt::AttemptEvidence;
+use crate::evidence::confidence::Confidence;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -78,6 +80,25 @@ pub struct TraceReport {
     pub mismatch: Option<Mismatch>,
     /// The command that replays this trace again.
     pub reproduce: String,
+    /// Race traces with kernel events: attempts whose window the kernel's events confirm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows_confirmed: Option<u32>,
+    /// Kernel events recorded for the actors, over all attempts.
+    pub kernel_events: usize,
+    /// `conforms` or `diverges`: the pool's counters and `st_blocks` at every quiet point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounting_difference: Option<String>,
+    /// Race traces: what the attempts allow one to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Confidence>,
+    /// Each attempt's kernel evidence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<AttemptEvidence>,
+    /// Where the kernel's events disagree with the timing heuristic or the trace.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
 }
 
 impl TraceReport {
@@ -117,6 +138,28 @@ impl TraceReport {
                 "  race window: touch at {:.0}-{:.0} us into a {:.0} us punch ({} hits before the fault)",
                 w.touch_start_us, w.touch_end_us, w.punch_us, w.hits_before
             );
+        }
+        if let Some(n) = self.windows_confirmed {
+            let _ = writeln!(
+                s,
+                "  kernel: {n}/{} windows confirmed by the kernel's events ({} events)",
+                self.attempts, self.kernel_events
+            );
+        }
+        if let Some(c) = &self.confidence {
+            let _ = writeln!(s, "  {}", c.sentence);
+        }
+        if let Some(a) = &self.accounting {
+            let _ = writeln!(
+                s,
+                "  pool accounting: {a}{}",
+                self.accounting_difference
+                    .as_ref()
+                    .map_or(String::new(), |d| format!(" ({d})"))
+            );
+        }
+        for f in &self.findings {
+            let _ = writeln!(s, "  finding: {f}");
         }
         if let Some(m) = &self.mismatch {
             let _ = writeln!(s, "  step {} ({}): {} differs", m.step, m.action, m.field);
@@ -158,17 +201,22 @@ impl HostReport {
         let mut s = format!("host kernel {}\n", self.kernel);
         let _ = writeln!(
             s,
-            "{:<58} {:<13} {:>9} {:>10} {:>10}",
-            "trace", "verdict", "achieved", "replay_us", "syscall_us"
+            "{:<58} {:<13} {:>9} {:>9} {:<10} {:>10} {:>10}",
+            "trace", "verdict", "achieved", "confirmed", "accounting", "replay_us", "syscall_us"
         );
         for t in &self.traces {
+            let confirmed = t
+                .windows_confirmed
+                .map_or("-".to_string(), |n| n.to_string());
             let _ = writeln!(
                 s,
-                "{:<58} {:<13} {:>5}/{:<3} {:>10.0} {:>10.0}{}",
+                "{:<58} {:<13} {:>5}/{:<3} {:>9} {:<10} {:>10.0} {:>10.0}{}",
                 t.trace,
                 t.verdict.name(),
                 t.achieved,
                 t.attempts,
+                confirmed,
+                t.accounting.as_deref().unwrap_or("-"),
                 t.replay_us,
                 t.syscall_us,
                 if t.violation_observed {

@@ -18,6 +18,7 @@ use conformance::replay::{replay, Options};
 use conformance::report::Verdict;
 use conformance::sys::host::{mounts_of_type, userfaultfd_available, HugePool};
 use conformance::sys::require_free_huge_pages;
+use conformance::sys::tracefs::leftover_instances;
 use conformance::window::window_touches;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -82,6 +83,17 @@ fn check_trace(path: &Path, t: &Trace, opts: &Options) -> Result<(), Failed> {
     if r.achieved == 0 {
         return Err(format!("interleaving never achieved:\n{}", r.text()).into());
     }
+    // The kernel's own events must confirm a race window at least once.
+    if !window_touches(t).is_empty() && r.windows_confirmed.unwrap_or(0) == 0 {
+        return Err(format!(
+            "no race window confirmed by the kernel's events:\n{}",
+            r.text()
+        )
+        .into());
+    }
+    if want == Verdict::Conforms && r.accounting.as_deref() != Some("conforms") {
+        return Err(format!("pool accounting must conform:\n{}", r.text()).into());
+    }
     if want == Verdict::Diverges && t.meta.property == "uffd_copy_enomem" {
         let m = r
             .mismatch
@@ -107,14 +119,24 @@ fn check_trace(path: &Path, t: &Trace, opts: &Options) -> Result<(), Failed> {
     Ok(())
 }
 
-/// The host state a replay must leave as it found it.
+/// The host state a replay must leave as it found it: the pool, and hugetlbfs and tracefs
+/// mounts and this tool's trace instances.
 fn host_state() -> (u64, u64, Vec<String>) {
     let p = HugePool::read().expect("huge page pool");
-    (
-        p.nr_hugepages,
-        p.free,
-        mounts_of_type("hugetlbfs").expect("mounts"),
-    )
+    let mut left = mounts_of_type("hugetlbfs").expect("mounts");
+    left.extend(
+        mounts_of_type("tracefs")
+            .expect("mounts")
+            .into_iter()
+            .map(|m| format!("tracefs {m}")),
+    );
+    left.extend(
+        leftover_instances()
+            .expect("tracefs instances")
+            .into_iter()
+            .map(|i| format!("trace instance {i}")),
+    );
+    (p.nr_hugepages, p.free, left)
 }
 
 fn main() {

@@ -139,6 +139,11 @@ impl HugeFile {
         Ok(())
     }
 
+    /// The file's inode number (what tracepoints name it by).
+    pub fn inode(&self) -> io::Result<u64> {
+        Ok(rustix::fs::fstat(&self.fd)?.st_ino)
+    }
+
     /// The file size in whole huge pages (`st_size / page_size`).
     pub fn len_pages(&self) -> io::Result<usize> {
         let stat = rustix::fs::fstat(&self.fd)?;

@@ -15,6 +15,7 @@
 use std::io::{self, BufRead, BufReader};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,12 @@ pub enum Chore {
     /// Put the default-size huge page pool back as it was found: `nr_hugepages`,
     /// `nr_overcommit_hugepages`, and no pages left over (see [`restore_pool`]).
     RestorePool(HugePool),
+    /// Remove a private trace instance (`rmdir`, which also disables every event enabled in
+    /// it and frees its buffer); one already gone is fine.
+    RemoveTraceInstance(PathBuf),
+    /// Detach the tracefs this tool mounted; one already unmounted is fine. Registered before
+    /// the instances, so it runs after them.
+    UnmountTracefs(PathBuf),
 }
 
 impl Chore {
@@ -40,12 +47,27 @@ impl Chore {
     fn run(&self) -> Result<Option<String>, String> {
         match self {
             Chore::RestorePool(found) => restore_pool(found, SETTLE),
+            Chore::RemoveTraceInstance(dir) => match std::fs::remove_dir(dir) {
+                Ok(()) => Ok(Some(format!("removed {}", dir.display()))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(format!("rmdir {}: {e}", dir.display())),
+            },
+            Chore::UnmountTracefs(at) => {
+                match rustix::mount::unmount(at, rustix::mount::UnmountFlags::DETACH) {
+                    Ok(()) => Ok(Some(format!("unmounted {}", at.display()))),
+                    // Not a mount point (any more): the owner unmounted it itself.
+                    Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOENT) => Ok(None),
+                    Err(e) => Err(format!("umount {}: {e}", at.display())),
+                }
+            }
         }
     }
 
     fn name(&self) -> &'static str {
         match self {
             Chore::RestorePool(_) => "restore the huge page pool",
+            Chore::RemoveTraceInstance(_) => "remove a trace instance",
+            Chore::UnmountTracefs(_) => "unmount tracefs",
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod rusage;
 pub mod sched;
 pub mod shared;
 pub mod touch;
+pub mod tracefs;
 pub mod uffd;
 pub mod wake;
 

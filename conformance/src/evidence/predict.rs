@@ -1,0 +1,143 @@
+//! What a trace predicts for the kernel events, in host pages: the page-cache order around
+//! the punch, the lock kinds each thread may wait on, and the file's pages at quiet points.
+//!
+//! Read from the steps as they are today. The lock kind of each kernel step is a table here
+//! because the trace does not carry it yet; see [`STEP_LOCKS`].
+
+use super::blocking::{Expected, Role};
+use super::events::LockKind;
+use super::pagecache::Predicted;
+use crate::layout::Layout;
+use crate::plan::Thread;
+use crate::window::window_touches;
+use std::collections::BTreeSet;
+use traces::Trace;
+
+/// The sleeping lock each lock-taking kernel step of the model acquires, by kind. The page
+/// lock (`lock_page`, `folio_lock`) is a bit wait, not a `lock:contention_*` lock.
+pub const STEP_LOCKS: [(&str, LockKind); 13] = [
+    ("hugetlb_fault:i_mmap_lock_read", LockKind::RwsemRead),
+    ("hugetlb_fault:mutex_lock", LockKind::Mutex),
+    ("hugetlb_fault:hugetlb_vma_lock_read", LockKind::RwsemRead),
+    ("hugetlbfs_punch_hole:inode_lock", LockKind::RwsemWrite),
+    (
+        "hugetlb_vmdelete_list:i_mmap_lock_write",
+        LockKind::RwsemWrite,
+    ),
+    ("remove_inode_hugepages:mutex_lock", LockKind::Mutex),
+    (
+        "remove_inode_hugepages:i_mmap_lock_write",
+        LockKind::RwsemWrite,
+    ),
+    ("remove_inode_hugepages:mutex_lock_again", LockKind::Mutex),
+    (
+        "hugetlb_unmap_file_folio:i_mmap_lock_write",
+        LockKind::RwsemWrite,
+    ),
+    ("hugetlb_unmap_file_folio:down_write", LockKind::RwsemWrite),
+    ("hugetlbfs_fallocate:mutex_lock", LockKind::Mutex),
+    (
+        "__mcopy_atomic_hugetlb:i_mmap_lock_read",
+        LockKind::RwsemRead,
+    ),
+    ("__mcopy_atomic_hugetlb:mutex_lock", LockKind::Mutex),
+];
+
+fn lock_of(action: &str) -> Option<LockKind> {
+    STEP_LOCKS
+        .iter()
+        .find(|(a, _)| *a == action)
+        .map(|&(_, k)| k)
+}
+
+/// The punch: its `punch_hole` step and its return step.
+fn punch_steps(t: &Trace) -> Option<(usize, usize, u8, u8)> {
+    let i = t.steps.iter().position(|s| s.action == "punch_hole")?;
+    let r = (i + 1..t.steps.len()).find(|&j| {
+        t.steps[j].thread == "manager"
+            && t.steps[j].action == "return"
+            && t.steps[j].args.call.as_deref() == Some("punch_hole")
+    })?;
+    let a = &t.steps[i].args;
+    Some((i, r, a.start?, a.end?))
+}
+
+/// The page-cache events the trace predicts, in host pages (padding included: it is
+/// pre-allocated and inside the hole, so the punch deletes it, in index order).
+pub fn pagecache(t: &Trace, layout: &Layout) -> Option<Predicted> {
+    let (i, r, start, end) = punch_steps(t)?;
+    let (first, count) = layout.host_range(start, end);
+    let hole = first as u64..(first + count) as u64;
+    let changes = |from: usize, to: usize, gone: bool| {
+        let mut out = Vec::new();
+        for j in from..=to.min(t.steps.len() - 1) {
+            let (before, now) = (&t.steps[j - 1].observed.file, &t.steps[j].observed.file);
+            for p in start..end {
+                let (b, n) = (before[p as usize].is_some(), now[p as usize].is_some());
+                if (gone && b && !n) || (!gone && !b && n) {
+                    out.push(layout.host(p) as u64);
+                }
+            }
+        }
+        out
+    };
+    let mut deletes = changes(i + 1, r, true);
+    let pad: Vec<u64> = layout
+        .padding()
+        .map(|h| h as u64)
+        .filter(|h| hole.contains(h))
+        .collect();
+    if let Some(&p0) = pad.first() {
+        let at = deletes
+            .iter()
+            .position(|&d| d > p0)
+            .unwrap_or(deletes.len());
+        deletes.splice(at..at, pad);
+    }
+    Some(Predicted {
+        deletes,
+        added_after: changes(r + 1, t.steps.len() - 1, false),
+        hole,
+        trace_pages: (0..t.meta.config.pages)
+            .map(|p| (layout.host(p) as u64, p))
+            .collect(),
+    })
+}
+
+/// The lock kinds the manager takes during the punch and each window fault's mapper takes in
+/// that fault (plus `mmap_lock` for reading, which every fault takes first). No trace makes
+/// a wait certain yet: the model does not export which acquisitions waited.
+pub fn waits(t: &Trace) -> Expected {
+    let mut allowed: Vec<(Role, BTreeSet<LockKind>)> = Vec::new();
+    if let Some((i, r, _, _)) = punch_steps(t) {
+        let kinds = t.steps[i..=r]
+            .iter()
+            .filter(|s| s.thread == "manager")
+            .filter_map(|s| lock_of(&s.action))
+            .collect();
+        allowed.push((Role::Manager, kinds));
+    }
+    for (touch, _) in window_touches(t) {
+        let thread = &t.steps[touch].thread;
+        let Some(Thread::Mapper(m)) = Thread::parse(thread) else {
+            continue;
+        };
+        let end = (touch + 1..t.steps.len())
+            .find(|&j| {
+                t.steps[j].thread == *thread
+                    && matches!(t.steps[j].action.as_str(), "touched" | "sigbus")
+            })
+            .unwrap_or(t.steps.len() - 1);
+        let mut kinds: BTreeSet<LockKind> = t.steps[touch..=end]
+            .iter()
+            .filter(|s| s.thread == *thread)
+            .filter_map(|s| lock_of(&s.action))
+            .collect();
+        kinds.insert(LockKind::RwsemRead);
+        allowed.push((Role::Mapper(m), kinds));
+    }
+    Expected {
+        allowed,
+        certain: Vec::new(),
+    }
+}
