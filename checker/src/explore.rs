@@ -18,10 +18,10 @@
 //! are the traces `hugepunch traces` writes.
 
 use crate::cli::CfgArgs;
-use crate::export::actor_name;
+use crate::export::role;
 use crate::run::Action;
 use clap::Args;
-use spec::ids::{Ctx, Tid};
+use spec::ids::Tid;
 use spec::msg::Msg;
 use spec::{HugeModel, HugeState, ModelCfg, Variant, PROPERTIES};
 use stateright::actor::{ActorModelAction, Id};
@@ -123,7 +123,7 @@ pub struct Explorable {
 impl Explorable {
     pub fn new(cfg: ModelCfg) -> Self {
         let names = (0..cfg.mappers as usize + 2)
-            .map(|i| actor_name(&cfg, Id::from(i)))
+            .map(|i| role(&cfg, Id::from(i)).to_string())
             .collect();
         Explorable {
             model: cfg.into_model(),
@@ -146,10 +146,11 @@ impl Explorable {
     }
 
     fn thread(&self, t: Tid) -> String {
-        match t.ctx {
-            Ctx::Main => self.name(t.pid).to_string(),
-            Ctx::Handler => format!("{}.handler", self.name(t.pid)),
+        traces::Thread {
+            process: role(&self.model.cfg, t.pid),
+            ctx: t.ctx,
         }
+        .to_string()
     }
 }
 
@@ -227,16 +228,11 @@ impl Model for Explorable {
             .map(|s| format!("STEP: {step}\nACTOR: {actor}\n\n{}", self.rename(&s)))
     }
 
-    /// The actor model's sequence diagram, with the lifelines labelled by name.
+    /// The actor model's sequence diagram: its lifelines are labelled by `Node::name`, and
+    /// messages name actors instead of `Id(n)`.
     fn as_svg(&self, path: Path<HugeState, Action>) -> Option<String> {
         let svg = self.model.as_svg(path)?;
-        let labelled = self.names.iter().enumerate().fold(svg, |svg, (i, name)| {
-            svg.replace(
-                &format!("class='svg-actor-label'>{i}</text>"),
-                &format!("class='svg-actor-label'>{name}</text>"),
-            )
-        });
-        Some(self.rename(&labelled))
+        Some(self.rename(&svg))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

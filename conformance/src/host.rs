@@ -114,7 +114,7 @@ pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostRe
     }
     Ok(HostReport {
         kernel: kernel_release(),
-        conforms_to: HostReport::conforming(&traces::vocab::VARIANTS, &reports),
+        conforms_to: HostReport::conforming(&traces::Variant::ALL.map(|v| v.name()), &reports),
         traces: reports,
     })
 }

@@ -2,15 +2,17 @@
 //! what the host does with what the model predicts.
 
 use crate::actors::{Cast, Who};
+use crate::error::{ReplayError, Result};
 use crate::layout::Layout;
 use crate::observe::{describe, Host};
-use crate::plan::{plan, Act, Call, Outcome, Plan, Thread};
+use crate::plan::{plan, Act, Call, Outcome, Plan};
 use crate::protocol::{ManagerCmd, MapperCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
+use crate::sys::{errno_name, errno_value};
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use traces::{Kind, Trace, Value};
+use traces::{Errno, Thread, Trace, UffdPolicy, Value};
 
 /// How to replay.
 #[derive(Clone, Debug)]
@@ -48,23 +50,18 @@ pub fn pages_needed(trace: &Trace, opts: &Options) -> u64 {
 }
 
 /// Loads and replays a trace file.
-pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport, String> {
-    let trace = traces::load(path).map_err(|e| e.to_string())?;
+pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport> {
+    let trace = traces::load(path)?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |f| f.to_string_lossy().into(),
     );
     let reproduce = format!("hugepunch replay {}", path.display());
-    replay(&trace, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))
+    replay(&trace, &name, &reproduce, opts)
 }
 
 /// Replays a trace: once if its interleaving needs no forcing, else `opts.attempts` times.
-pub fn replay(
-    trace: &Trace,
-    name: &str,
-    reproduce: &str,
-    opts: &Options,
-) -> io::Result<TraceReport> {
+pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Result<TraceReport> {
     let plan = plan(trace);
     let layout = Layout::new(trace.meta.config.pages, plan.raced, opts.padding);
     let attempts = if plan.raced.is_some() {
@@ -88,17 +85,12 @@ pub fn replay(
         .or(achieved.first().copied())
         .or(outcomes.last())
         .expect("one attempt");
-    let counterexample = trace.meta.kind == Kind::Counterexample;
+    let counterexample = trace.meta.kind == traces::Kind::Counterexample;
     Ok(TraceReport {
         trace: name.to_string(),
-        variant: trace.meta.variant.clone(),
+        variant: trace.meta.variant.name().into(),
         property: trace.meta.property.clone(),
-        kind: if counterexample {
-            "counterexample"
-        } else {
-            "witness"
-        }
-        .into(),
+        kind: trace.meta.kind.name().into(),
         verdict,
         achieved: achieved.len() as u32,
         attempts,
@@ -127,7 +119,6 @@ struct Attempt<'a> {
     opts: &'a Options,
     cast: Cast,
     bases: Vec<Option<usize>>,
-    buffered: Vec<(Who, Report)>,
     missing: Vec<u32>,
     sigbus: Vec<u32>,
     padding_present: bool,
@@ -139,12 +130,7 @@ struct Attempt<'a> {
 }
 
 impl Attempt<'_> {
-    fn run(
-        trace: &Trace,
-        plan: &Plan,
-        layout: &Layout,
-        opts: &Options,
-    ) -> io::Result<AttemptOutcome> {
+    fn run(trace: &Trace, plan: &Plan, layout: &Layout, opts: &Options) -> Result<AttemptOutcome> {
         let t0 = Instant::now();
         let cast = Cast::start(trace.meta.config.mappers, opts.private_mount)?;
         let n = trace.meta.config.mappers as usize;
@@ -154,7 +140,6 @@ impl Attempt<'_> {
             opts,
             cast,
             bases: vec![None; n],
-            buffered: Vec::new(),
             missing: vec![0; n],
             sigbus: vec![0; n],
             padding_present: false,
@@ -165,9 +150,13 @@ impl Attempt<'_> {
         };
         let mut mismatch = None;
         for act in &plan.acts {
-            if let Err(m) = a.act(act)? {
-                mismatch = Some(m);
-                break;
+            match a.act(act) {
+                Ok(()) => {}
+                Err(ReplayError::Mismatch(m)) => {
+                    mismatch = Some(*m);
+                    break;
+                }
+                Err(e) => return Err(e),
             }
         }
         let window = a.window_hit();
@@ -186,65 +175,71 @@ impl Attempt<'_> {
         &self.trace.meta.config
     }
 
-    fn mismatch(&self, step: usize, field: &str, predicted: String, host: String) -> Mismatch {
+    fn mismatch(&self, step: usize, field: &str, predicted: String, host: String) -> ReplayError {
         Mismatch {
             step,
-            action: self.trace.steps[step].action.clone(),
+            action: self.trace.steps[step].action.name().into(),
             field: field.into(),
             predicted,
             host,
         }
+        .into()
     }
 
-    /// Runs one act; `Ok(Err(m))` when the host diverges.
-    fn act(&mut self, act: &Act) -> io::Result<Result<(), Mismatch>> {
+    /// Runs one act; `Err(ReplayError::Mismatch)` when the host diverges.
+    fn act(&mut self, act: &Act) -> Result<()> {
         let l = self.layout;
         match act {
             Act::Start { thread, call, .. } => {
-                match (*thread, call) {
-                    (Thread::Manager, Call::Prealloc) => self.manager_cmd(ManagerCmd::Prealloc {
+                let mapper = || thread.mapper_number().expect("a mapper's call");
+                match *call {
+                    Call::Prealloc => self.manager_cmd(ManagerCmd::Prealloc {
                         pages: l.host_pages(),
                         markers: l.markers(),
                     }),
-                    (Thread::Manager, &Call::Fallocate { start, end }) => {
+                    Call::Fallocate { start, end } => {
                         let (first, count) = l.host_range(start, end);
                         self.manager_cmd(ManagerCmd::Fallocate { first, count })
                     }
-                    (Thread::Manager, &Call::Punch { start, end }) => {
+                    Call::Punch { start, end } => {
                         let (first, count) = l.host_range(start, end);
                         self.manager_cmd(ManagerCmd::Punch { first, count })
                     }
-                    (Thread::Mapper(m), Call::Mmap) => self.mapper_cmd(
-                        m,
+                    Call::Mmap => self.mapper_cmd(
+                        mapper(),
                         MapperCmd::Mmap {
                             pages: l.host_pages(),
                         },
                     ),
-                    (Thread::Mapper(m), Call::Register) => {
-                        let sigbus = self.cfg().uffd == "sigbus";
-                        self.mapper_cmd(m, MapperCmd::Register { sigbus })
+                    Call::Register => {
+                        let sigbus = self.cfg().uffd == UffdPolicy::Sigbus;
+                        self.mapper_cmd(mapper(), MapperCmd::Register { sigbus })
                     }
-                    (Thread::Handler(m), &Call::Copy { page }) => self.mapper_cmd(
-                        m,
+                    Call::Copy { page } => self.mapper_cmd(
+                        mapper(),
                         MapperCmd::Copy {
                             page: l.host(page),
-                            word: Value::Fill(m).word(page),
+                            word: Value::Fill(mapper()).word(page),
                         },
                     ),
-                    (Thread::Handler(m), &Call::Wake { page }) => {
-                        self.mapper_cmd(m, MapperCmd::Wake { page: l.host(page) })
+                    Call::Wake { page } => {
+                        self.mapper_cmd(mapper(), MapperCmd::Wake { page: l.host(page) })
                     }
-                    (th, call) => panic!("{th:?} does not make {call:?}"),
                 }?;
-                Ok(Ok(()))
+                Ok(())
             }
-            Act::Return { step, thread, ret } => self.await_return(*step, *thread, ret),
+            &Act::Return {
+                step,
+                thread,
+                call,
+                ret,
+            } => self.await_return(step, thread, call, ret),
             &Act::Touch {
+                step,
                 mapper,
                 page,
                 write,
                 window,
-                ..
             } => {
                 if window {
                     self.window_touches.push((mapper, page));
@@ -263,22 +258,15 @@ impl Attempt<'_> {
                     },
                 )?;
                 if window.is_none() {
-                    return Ok(Ok(()));
+                    return Ok(());
                 }
                 // The punch must not start before the window touch is spinning.
                 let host = l.host(page);
-                let what = format!("mapper{mapper} armed for the race window");
-                let step = self
-                    .trace
-                    .steps
-                    .iter()
-                    .position(|s| s.action == "touch")
-                    .unwrap_or(0);
-                Ok(self
-                    .wait(step, &what, |w, r| {
-                        *w == Who::Mapper(mapper) && *r == Report::Armed { page: host }
-                    })?
-                    .map(|_| ()))
+                let what = format!("{} armed for the race window", Thread::mapper(mapper));
+                self.wait(step, &what, |w, r| {
+                    w == Who::Mapper(mapper) && *r == Report::Armed { page: host }
+                })?;
+                Ok(())
             }
             &Act::Touched {
                 step,
@@ -290,13 +278,11 @@ impl Attempt<'_> {
             &Act::Missing { step, mapper, page } => {
                 let host = l.host(page);
                 let what = format!("a MISSING event on page {page}");
-                match self.wait(step, &what, |w, r| {
-                    *w == Who::Mapper(mapper)
+                self.wait(step, &what, |w, r| {
+                    w == Who::Mapper(mapper)
                         && matches!(r, Report::Missing { page: p, .. } if *p == host)
-                })? {
-                    Ok(_) => Ok(Ok(())),
-                    Err(m) => Ok(Err(m)),
-                }
+                })?;
+                Ok(())
             }
             Act::Observe {
                 step,
@@ -318,12 +304,7 @@ impl Attempt<'_> {
                     missing: self.missing.clone(),
                     sigbus: self.sigbus.clone(),
                 };
-                Ok(
-                    match host.compare(&self.trace.steps[step], missing, sigbus)? {
-                        Some(m) => Err(m),
-                        None => Ok(()),
-                    },
-                )
+                host.compare(&self.trace.steps[step], missing, sigbus)
             }
         }
     }
@@ -365,8 +346,8 @@ impl Attempt<'_> {
             },
         ) = (who, r)
         {
-            self.padding_present = call == "fallocate";
-            if call == "punch_hole" {
+            self.padding_present = *call == traces::Call::Fallocate;
+            if *call == traces::Call::PunchHole {
                 self.punch = Some((
                     self.cast.shared.load(PUNCH_STARTED),
                     self.cast.shared.load(PUNCH_RETURNED),
@@ -380,29 +361,28 @@ impl Attempt<'_> {
         &mut self,
         step: usize,
         what: &str,
-        want: impl Fn(&Who, &Report) -> bool,
-    ) -> io::Result<Result<Report, Mismatch>> {
+        want: impl Fn(Who, &Report) -> bool,
+    ) -> Result<Report> {
         self.wait_for(step, what, self.opts.timeout, want)
     }
 
+    /// Waits as [`Attempt::wait`] does, for at most `timeout`. A report on the way that says
+    /// an actor failed, or that the window touch missed the punch, ends the wait.
     fn wait_for(
         &mut self,
         step: usize,
         what: &str,
         timeout: Duration,
-        want: impl Fn(&Who, &Report) -> bool,
-    ) -> io::Result<Result<Report, Mismatch>> {
-        if let Some(i) = self.buffered.iter().position(|(w, r)| want(w, r)) {
-            return Ok(Ok(self.buffered.remove(i).1));
-        }
+        want: impl Fn(Who, &Report) -> bool,
+    ) -> Result<Report> {
         let deadline = Instant::now() + timeout;
-        loop {
-            let Some((w, r)) = self.cast.mailbox.next(deadline)? else {
-                let pending: Vec<String> = self
-                    .buffered
-                    .iter()
-                    .map(|(w, r)| format!("{w:?}: {r:?}"))
-                    .collect();
+        let mut mailbox = std::mem::take(&mut self.cast.mailbox);
+        let got = mailbox.wait_for(deadline, |w, r| self.seen(step, w, r), want);
+        let pending = mailbox.pending();
+        self.cast.mailbox = mailbox;
+        match got? {
+            Some(r) => Ok(r),
+            None => {
                 let host = if pending.is_empty() {
                     format!("nothing within {timeout:?}")
                 } else {
@@ -411,25 +391,25 @@ impl Attempt<'_> {
                         pending.join("; ")
                     )
                 };
-                return Ok(Err(self.mismatch(step, "event", what.to_string(), host)));
-            };
-            self.note(w, &r);
-            if let Report::Failed { what } = &r {
-                return Err(io::Error::other(format!("{w:?} failed: {what}")));
+                Err(self.mismatch(step, "event", what.to_string(), host))
             }
-            if let Report::WindowMissed { late_us, .. } = &r {
-                let host = format!("the window touch ran {late_us} us after the punch started, once it had returned");
-                return Ok(Err(self.mismatch(
-                    step,
-                    "race window",
-                    "a touch inside the punch".into(),
-                    host,
-                )));
+        }
+    }
+
+    /// A report as it arrives: its side effects, and the ones that end any wait.
+    fn seen(&mut self, step: usize, w: Who, r: &Report) -> Result<()> {
+        self.note(w, r);
+        match r {
+            Report::Failed { what } => {
+                Err(io::Error::other(format!("{w:?} failed: {what}")).into())
             }
-            if want(&w, &r) {
-                return Ok(Ok(r));
+            Report::WindowMissed { late_us, .. } => {
+                let host = format!(
+                    "the window touch ran {late_us} us after the punch started, once it had returned"
+                );
+                Err(self.mismatch(step, "race window", "a touch inside the punch".into(), host))
             }
-            self.buffered.push((w, r));
+            _ => Ok(()),
         }
     }
 
@@ -437,44 +417,42 @@ impl Attempt<'_> {
         &mut self,
         step: usize,
         thread: Thread,
-        ret: &str,
-    ) -> io::Result<Result<(), Mismatch>> {
-        let call = self.trace.steps[step].args.call.clone().unwrap_or_default();
+        call: traces::Call,
+        ret: std::result::Result<(), Errno>,
+    ) -> Result<()> {
         // Allocating (and zeroing) the whole file, padding included, takes a while.
-        let slow = thread == Thread::Manager && call == "fallocate";
-        let (who, handler) = match thread {
-            Thread::Manager => (Who::Manager, false),
-            Thread::Mapper(m) => (Who::Mapper(m), false),
-            Thread::Handler(m) => (Who::Mapper(m), true),
+        let slow = thread == Thread::MANAGER && call == traces::Call::Fallocate;
+        let who = match thread.mapper_number() {
+            None => Who::Manager,
+            Some(m) => Who::Mapper(m),
         };
-        let what = format!("{call} returning {ret}");
+        let handler = thread.ctx == traces::Ctx::Handler;
+        let what = format!("{call} returning {}", traces::ret_name(ret));
         let timeout = if slow {
             self.opts.timeout + Duration::from_millis(10 * self.layout.host_pages() as u64)
         } else {
             self.opts.timeout
         };
-        let got = self.wait_for(step, &what, timeout, |w, r| {
-            *w == who
+        let r = self.wait_for(step, &what, timeout, |w, r| {
+            w == who
                 && match r {
                     Report::Returned { call: c, .. } => !handler && *c == call,
                     Report::HandlerReturned { call: c, .. } => handler && *c == call,
                     _ => false,
                 }
         })?;
-        let r = match got {
-            Ok(r) => r,
-            Err(m) => return Ok(Err(m)),
-        };
         let host_ret = match r {
             Report::Returned { ret, .. } | Report::HandlerReturned { ret, .. } => ret,
             _ => unreachable!("matched a return"),
         };
-        let host = host_ret.err().unwrap_or_else(|| "ok".into());
-        Ok(if host == ret {
-            Ok(())
-        } else {
-            Err(self.mismatch(step, "ret", ret.into(), host))
-        })
+        let predicted = ret.map_err(errno_value);
+        if host_ret == predicted {
+            return Ok(());
+        }
+        let show = |r: std::result::Result<(), i32>| {
+            r.map_or_else(|e| errno_name(e).to_string(), |()| "ok".into())
+        };
+        Err(self.mismatch(step, "ret", show(predicted), show(host_ret)))
     }
 
     fn await_touched(
@@ -484,17 +462,13 @@ impl Attempt<'_> {
         page: u8,
         outcome: Outcome,
         hit: Option<bool>,
-    ) -> io::Result<Result<(), Mismatch>> {
+    ) -> Result<()> {
         let host_page = self.layout.host(page);
-        let what = format!("mapper{mapper}'s touch of page {page} to end");
-        let got = self.wait(step, &what, |w, r| {
-            *w == Who::Mapper(mapper)
+        let what = format!("{}'s touch of page {page} to end", Thread::mapper(mapper));
+        let r = self.wait(step, &what, |w, r| {
+            w == Who::Mapper(mapper)
                 && matches!(r, Report::Touched { page: p, .. } if *p == host_page)
         })?;
-        let r = match got {
-            Ok(r) => r,
-            Err(m) => return Ok(Err(m)),
-        };
         let Report::Touched {
             result, faulted, ..
         } = &r
@@ -515,20 +489,15 @@ impl Attempt<'_> {
             Err(e) => e.clone(),
         };
         if *result != predicted {
-            return Ok(Err(self.mismatch(
-                step,
-                "touch result",
-                show(&predicted),
-                show(result),
-            )));
+            return Err(self.mismatch(step, "touch result", show(&predicted), show(result)));
         }
         if let Some(hit) = hit {
             if hit == *faulted && result.is_ok() {
                 let say = |h: bool| if h { "hit (no fault)" } else { "page fault" }.to_string();
-                return Ok(Err(self.mismatch(step, "mmu", say(hit), say(!*faulted))));
+                return Err(self.mismatch(step, "mmu", say(hit), say(!*faulted)));
             }
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// The window touch landed in the race window: it faulted, read the predicted page, started
@@ -546,7 +515,6 @@ impl Attempt<'_> {
             let Report::Touched {
                 result: Ok(w),
                 faulted: true,
-                hits_before,
                 start_ns,
                 end_ns,
                 ..
@@ -559,7 +527,6 @@ impl Attempt<'_> {
                 punch_us: (end - start) as f64 / 1e3,
                 touch_start_us: (start_ns - start) as f64 / 1e3,
                 touch_end_us: (end_ns - start) as f64 / 1e3,
-                hits_before: *hits_before,
             })
         })
     }

@@ -37,3 +37,15 @@ impl Value {
         candidates.into_iter().find(|v| v.word(page) == word)
     }
 }
+
+impl std::fmt::Display for Value {
+    /// `zero`, `marker`, `fill(m)` or `written(m)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Zero => f.write_str("zero"),
+            Value::Marker => f.write_str("marker"),
+            Value::Fill(m) => write!(f, "fill({m})"),
+            Value::Written(m) => write!(f, "written({m})"),
+        }
+    }
+}

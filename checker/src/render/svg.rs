@@ -7,10 +7,9 @@ use super::diagram::{ArrowStyle, Diagram, NoteStyle, Row, Shape};
 use super::lifeline::LifelineKind;
 use super::show;
 use super::summary::Summary;
-use super::window::one_line;
+use super::window::{one_line, Phrases};
 use super::Origin;
 use std::fmt::Write as _;
-use traces::Kind;
 
 /// Font size of body text, in pixels.
 const FONT: i64 = 12;
@@ -238,10 +237,7 @@ pub fn render(d: &Diagram, origin: &Origin) -> String {
     let wrap_at = ((width - 2 * MARGIN) * 10 / (FONT * 6)).max(40) as usize;
 
     // Title block.
-    let kind = match m.kind {
-        Kind::Counterexample => "counterexample",
-        Kind::Witness => "witness",
-    };
+    let kind = m.kind.name();
     let mut title: Vec<(String, &str)> = vec![(
         format!(
             "{}: {} ({kind}, {} steps)",

@@ -173,8 +173,8 @@ impl Uffd {
         };
         // SAFETY: UFFDIO_REGISTER reads and writes exactly one `struct uffdio_register`. It only
         // changes how faults in the mapping are handled.
-        unsafe { rustix::ioctl::ioctl(&self.fd, Updater::<UFFDIO_REGISTER, _>::new(&mut reg)) }
-            .map_err(|e| with_context(e, "UFFDIO_REGISTER"))?;
+        // The errno stays raw: a replay compares it with the trace's prediction (ENOMEM).
+        unsafe { rustix::ioctl::ioctl(&self.fd, Updater::<UFFDIO_REGISTER, _>::new(&mut reg)) }?;
         let needed = (1 << _UFFDIO_COPY) | (1 << _UFFDIO_WAKE);
         if reg.ioctls & needed != needed {
             return Err(io::Error::new(
