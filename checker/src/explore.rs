@@ -17,7 +17,7 @@
 //! and example links are valid paths but neither the first nor the shortest: the shortest
 //! are the traces `hugepunch traces` writes.
 
-use crate::cli::CfgArgs;
+use crate::cfg_args::CfgArgs;
 use crate::export::role;
 use crate::run::Action;
 use clap::Args;

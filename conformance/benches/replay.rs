@@ -389,11 +389,14 @@ fn bare_costs() -> Res<Vec<BareRow>> {
     let (mut fork, mut reap) = (Vec::new(), Vec::new());
     for r in 0..101 {
         let (c, t) = timed(|| {
-            fork_child(|s| {
-                let mut b = [0u8; 1];
-                let _ = (&s).read(&mut b);
-                0
-            })
+            // SAFETY: the child only writes to its socket and exits.
+            unsafe {
+                fork_child(|s| {
+                    let mut b = [0u8; 1];
+                    let _ = (&s).read(&mut b);
+                    0
+                })
+            }
         });
         let c = c.map_err(err("fork_child"))?;
         let (_, td) = timed(|| drop(c));
@@ -414,7 +417,15 @@ fn bare_costs() -> Res<Vec<BareRow>> {
 
 struct Actors {
     cast: Cast,
-    buffered: Vec<(usize, Report)>,
+}
+
+/// A failed wait, as the benchmark reports it.
+struct Failure(String);
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure(format!("waiting for an actor: {e}"))
+    }
 }
 
 impl Actors {
@@ -422,10 +433,7 @@ impl Actors {
     /// and `mappers` mappers forked.
     fn start(mappers: u8) -> Res<Actors> {
         let cast = Cast::start(mappers, false).map_err(err("start the actors"))?;
-        Ok(Actors {
-            cast,
-            buffered: Vec::new(),
-        })
+        Ok(Actors { cast })
     }
 
     fn to_manager(&self, c: &ManagerCmd) -> Res<()> {
@@ -438,29 +446,22 @@ impl Actors {
 
     /// The first report `want` accepts; actors are numbered 0 (manager), 1 + mapper.
     fn wait(&mut self, want: impl Fn(usize, &Report) -> bool) -> Res<Report> {
-        if let Some(i) = self.buffered.iter().position(|(w, r)| want(*w, r)) {
-            return Ok(self.buffered.remove(i).1);
-        }
+        let number = |who: Who| match who {
+            Who::Manager => 0,
+            Who::Mapper(m) => m as usize + 1,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (who, r) = self
-                .cast
-                .mailbox
-                .next(deadline)
-                .map_err(err("waiting for an actor"))?
-                .ok_or("no report from the actors within 10 s")?;
-            let w = match who {
-                Who::Manager => 0,
-                Who::Mapper(m) => m as usize + 1,
-            };
-            if let Report::Failed { what } = &r {
-                return Err(format!("actor {w} failed: {what}"));
+        let failed = |who: Who, r: &Report| match r {
+            Report::Failed { what } => {
+                Err(Failure(format!("actor {} failed: {what}", number(who))))
             }
-            if want(w, &r) {
-                return Ok(r);
-            }
-            self.buffered.push((w, r));
-        }
+            _ => Ok(()),
+        };
+        self.cast
+            .mailbox
+            .wait_for(deadline, failed, |who, r| want(number(who), r))
+            .map_err(|e| e.0)?
+            .ok_or_else(|| "no report from the actors within 10 s".to_string())
     }
 
     fn stop(self) {

@@ -119,13 +119,16 @@ fn killed_replay_leaves_host_as_found(
         ..opts.clone()
     };
     let (t2, name) = (t.clone(), path.display().to_string());
-    let mut child = fork_child(move |_s| {
-        // Ask for more than is free, so the pool is really raised and must be restored.
-        let extra = HugePool::read().map(|p| p.available()).unwrap_or(0) + 8;
-        let _pool = PoolReservation::ensure(extra.max(needed)).expect("raise the pool");
-        let _ = replay(&t2, &name, "", &slow);
-        0
-    })
+    // SAFETY: the child replays through its own actors and reports by exit code: no stdio, env or shared Mutex.
+    let mut child = unsafe {
+        fork_child(move |_s| {
+            // Ask for more than is free, so the pool is really raised and must be restored.
+            let extra = HugePool::read().map(|p| p.available()).unwrap_or(0) + 8;
+            let _pool = PoolReservation::ensure(extra.max(needed)).expect("raise the pool");
+            let _ = replay(&t2, &name, "", &slow);
+            0
+        })
+    }
     .map_err(|e| format!("fork: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while hp_processes()

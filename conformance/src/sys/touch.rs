@@ -225,7 +225,7 @@ mod tests {
         file.set_len_pages(0).unwrap(); // the page is now past EOF: any access is SIGBUS
         assert!(map.touch_read(0).is_err(), "touch past EOF must be caught");
         let addr = map.page_addr(0);
-        let mut child = fork_child(move |_| {
+        let past_eof = move |_| {
             let _ = rustix::process::setrlimit(
                 rustix::process::Resource::Core,
                 rustix::process::Rlimit {
@@ -238,25 +238,29 @@ mod tests {
             // check that a SIGBUS outside the touch functions kills the process.
             let v = unsafe { std::ptr::read_volatile(addr as *const u64) };
             v as i32
-        })
-        .unwrap();
+        };
+        // SAFETY: the child touches memory and exits: no stdio, env or shared Mutex.
+        let mut child = unsafe { fork_child(past_eof) }.unwrap();
         let status = child.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(libc::SIGBUS), "child status {status}");
 
-        let mut child = fork_child(|_| {
-            let _ = rustix::process::setrlimit(
-                rustix::process::Resource::Core,
-                rustix::process::Rlimit {
-                    current: Some(0),
-                    maximum: Some(0),
-                },
-            );
-            install_sigbus_fixup();
-            let me = rustix::process::getpid();
-            let _ = rustix::process::kill_process(me, rustix::process::Signal::BUS);
-            0
-        })
+        // SAFETY: the child touches memory and exits: no stdio, env or shared Mutex.
+        let mut child = unsafe {
+            fork_child(|_| {
+                let _ = rustix::process::setrlimit(
+                    rustix::process::Resource::Core,
+                    rustix::process::Rlimit {
+                        current: Some(0),
+                        maximum: Some(0),
+                    },
+                );
+                install_sigbus_fixup();
+                let me = rustix::process::getpid();
+                let _ = rustix::process::kill_process(me, rustix::process::Signal::BUS);
+                0
+            })
+        }
         .unwrap();
         let status = child.wait().unwrap();
         assert_eq!(
