@@ -1,8 +1,8 @@
 //! Messages between the processes and the kernel, and the kernel's steps to itself.
 
 use crate::ids::{Ctx, Tid};
-use crate::kernel::Step;
 use crate::page::Data;
+use crate::steps::Step;
 use serde::{Deserialize, Serialize};
 
 /// A system call a process makes. Ranges are in huge pages, `[start, end)`.

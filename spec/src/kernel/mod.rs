@@ -14,12 +14,11 @@ mod mmap;
 mod pool;
 mod punch;
 mod state;
-mod steps;
 mod uffd;
 mod unmap_folio;
 
+pub use crate::steps::Step;
 pub use state::{BugOn, Ghost, KThread, Kernel, Mm, Op, Punch};
-pub use steps::Step;
 
 use crate::cfg::ModelCfg;
 use crate::ids::{kernel_id, mapper_of, Tid};
