@@ -61,7 +61,7 @@ pub struct HostArgs {
     pub opts: ReplayOpts,
 }
 
-fn fail(cmd: &str, e: &str) -> ExitCode {
+fn fail(cmd: &str, e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("hugepunch {cmd}: {e}");
     ExitCode::from(2)
 }

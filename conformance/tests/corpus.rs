@@ -233,7 +233,8 @@ fn main() {
             let before = host_state();
             let err = load_all(std::slice::from_ref(&bad))
                 .err()
-                .ok_or("a truncated trace must not load")?;
+                .ok_or("a truncated trace must not load")?
+                .to_string();
             let _ = std::fs::remove_dir_all(&dir);
             if !err.contains("bad.json") {
                 return Err(format!("the error must name the file: {err}").into());

@@ -63,12 +63,17 @@ impl std::fmt::Display for Call {
     }
 }
 
+/// The name the model's serde gives a unit variant: `EEXIST`, `outside_hole`, `copy`.
+pub fn name_of<T: Serialize + std::fmt::Debug>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{v:?}"),
+    }
+}
+
 /// An errno's name (`EEXIST`), as the model spells it.
 pub fn errno_name(e: Errno) -> String {
-    match serde_json::to_value(e) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{e:?}"),
-    }
+    name_of(&e)
 }
 
 /// `ok` or the errno's name.

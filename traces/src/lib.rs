@@ -17,7 +17,7 @@ mod value;
 mod wire;
 
 pub use action::{
-    errno_name, parse_ret, ret_name, Action, Call, Errno, KernelStep, Level, Syscall,
+    errno_name, name_of, parse_ret, ret_name, Action, Call, Errno, KernelStep, Level, Syscall,
 };
 pub use diff::Change;
 pub use error::TraceError;

@@ -1,7 +1,7 @@
 //! How the renderings spell a trace's values: the file, the mapped pages, a step's
 //! arguments, the configuration. Plain ASCII, so every output can use them.
 
-use traces::{Action, Config, Observed, Syscall, TouchArea, UffdPolicy, Value};
+use traces::{Action, Config, Observed, Syscall, Value};
 
 /// A file page: its content, or `-` for a hole.
 pub fn file_page(p: Option<Value>) -> String {
@@ -96,20 +96,13 @@ pub fn config(c: &Config) -> String {
         c.hole_end,
         plural(c.mappers, "mapper"),
         plural(c.touches, "touch"),
-        match c.touch_area {
-            TouchArea::OutsideHole => "outside hole",
-            TouchArea::Anywhere => "anywhere",
-        },
+        traces::name_of(&c.touch_area).replace('_', " "),
         if c.writes {
             "reads and writes"
         } else {
             "reads"
         },
-        match c.uffd {
-            UffdPolicy::None => "none",
-            UffdPolicy::Sigbus => "sigbus",
-            UffdPolicy::Copy => "copy",
-        },
+        traces::name_of(&c.uffd),
         plural(c.fault_mutex_slots, "fault mutex slot"),
         if c.hole_reuse { ", hole reuse" } else { "" },
     )

@@ -45,11 +45,12 @@ fn run() -> Res<()> {
     let bare = std::env::var("HP_BENCH_BARE").map_or(true, |v| v != "0");
 
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces/corpus");
-    let files: Vec<PathBuf> = corpus_files(&corpus)?
+    let files: Vec<PathBuf> = corpus_files(&corpus)
+        .map_err(|e| e.to_string())?
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(&filter))
         .collect();
-    let traces = load_all(&files)?;
+    let traces = load_all(&files).map_err(|e| e.to_string())?;
     let opts = Options::default();
     let need = pages_for(&traces, &opts).max(BARE_PAGES);
 
