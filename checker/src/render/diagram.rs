@@ -307,13 +307,13 @@ pub fn kernel_lines(c: &Config, s: &Step) -> Vec<String> {
         step,
         KernelStep::RemoveInodeHugepages | KernelStep::HugetlbfsFallocate
     ) && page.is_none();
-    let op = op.map(|op| match op {
+    let op = op.map(|op| match step {
         _ if finishing => "no page left: returns".to_string(),
-        "schedule" => "wait: schedule".to_string(),
-        "i_private" => "check: inode->i_private".to_string(),
-        "retry" => "lock: i_mmap_lock_write (retry)".to_string(),
-        "mutex_lock_again" => "lock: mutex_lock (again)".to_string(),
-        op => format!("lock: {op}"),
+        KernelStep::HugetlbFaultMarkerWait => format!("wait: {op}"),
+        KernelStep::HugetlbFaultMarker => "check: inode->i_private".to_string(),
+        KernelStep::HugetlbUnmapFileFolioRetry => "lock: i_mmap_lock_write (retry)".to_string(),
+        KernelStep::RemoveUnmapAgainMutex => "lock: mutex_lock (again)".to_string(),
+        _ => format!("lock: {op}"),
     });
     let second = match (op, page) {
         (Some(op), Some(p)) => Some(format!("{op}, {p}")),
