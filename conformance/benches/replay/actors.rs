@@ -65,6 +65,30 @@ impl Actors {
             .ok_or_else(|| "no report from the actors within 10 s".to_string())
     }
 
+    /// Mapper 0 touches `page`, a hole under userfaultfd: waits for its handler's MISSING event.
+    fn touch_missing(&mut self, page: usize) -> Res<()> {
+        let touch = MapperCmd::Touch {
+            page,
+            write: None,
+            window: None,
+        };
+        self.to_mapper(0, &touch)?;
+        self.wait(|w, r| w == 1 && matches!(r, Report::Missing { page: p, .. } if *p == page))?;
+        Ok(())
+    }
+
+    /// Mapper 0's handler fills `page` with `UFFDIO_COPY`: waits for the ioctl's return.
+    fn copy_in(&mut self, page: usize) -> Res<()> {
+        self.to_mapper(0, &MapperCmd::Copy { page, word: 7 })?;
+        self.wait(|w, r| w == 1 && matches!(r, Report::HandlerReturned { .. }))?;
+        Ok(())
+    }
+
+    /// Waits for mapper 0's touch of `page` to end.
+    fn touched(&mut self, page: usize) -> Res<Report> {
+        self.wait(|w, r| w == 1 && matches!(r, Report::Touched { page: p, .. } if *p == page))
+    }
+
     fn stop(self) {
         self.cast.stop();
     }
@@ -191,21 +215,10 @@ pub fn actor_round_trips(rows: &mut Vec<BareRow>) -> Res<()> {
     for r in 0..=16 {
         for page in 0..pages {
             let t0 = Instant::now();
-            a.to_mapper(
-                0,
-                &MapperCmd::Touch {
-                    page,
-                    write: None,
-                    window: None,
-                },
-            )?;
-            a.wait(|w, r| w == 1 && matches!(r, Report::Missing { page: p, .. } if *p == page))?;
+            a.touch_missing(page)?;
             let t1 = us(t0.elapsed());
-            a.to_mapper(0, &MapperCmd::Copy { page, word: 7 })?;
-            a.wait(|w, r| w == 1 && matches!(r, Report::HandlerReturned { .. }))?;
-            let rep = a.wait(|w, r| {
-                w == 1 && matches!(r, Report::Touched { page: p, .. } if *p == page)
-            })?;
+            a.copy_in(page)?;
+            let rep = a.touched(page)?;
             let t2 = us(t0.elapsed());
             if let Report::Touched {
                 start_ns, end_ns, ..
@@ -236,22 +249,13 @@ pub fn actor_round_trips(rows: &mut Vec<BareRow>) -> Res<()> {
         for page in 0..pages {
             gap();
             let t0 = Instant::now();
-            a.to_mapper(
-                0,
-                &MapperCmd::Touch {
-                    page,
-                    write: None,
-                    window: None,
-                },
-            )?;
-            a.wait(|w, r| w == 1 && matches!(r, Report::Missing { page: p, .. } if *p == page))?;
+            a.touch_missing(page)?;
             gap_event.push(us(t0.elapsed()));
             gap();
             let t1 = Instant::now();
-            a.to_mapper(0, &MapperCmd::Copy { page, word: 7 })?;
-            a.wait(|w, r| w == 1 && matches!(r, Report::HandlerReturned { .. }))?;
+            a.copy_in(page)?;
             gap_copy.push(us(t1.elapsed()));
-            a.wait(|w, r| w == 1 && matches!(r, Report::Touched { page: p, .. } if *p == page))?;
+            a.touched(page)?;
         }
         a.cast.file.punch_hole(0, pages).map_err(err("punch"))?;
     }
