@@ -122,8 +122,9 @@ pub struct Explorable {
 
 impl Explorable {
     pub fn new(cfg: ModelCfg) -> Self {
-        let names = (0..cfg.mappers as usize + 2)
-            .map(|i| role(&cfg, Id::from(i)).to_string())
+        let names = spec::node::nodes(&cfg)
+            .iter()
+            .map(|n| n.role.to_string())
             .collect();
         Explorable {
             model: cfg.into_model(),

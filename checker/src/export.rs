@@ -167,13 +167,9 @@ impl Counts {
     }
 }
 
-/// The actor an id stands for.
+/// The actor an id stands for, as the model lays its actors out (`spec::node::nodes`).
 pub fn role(cfg: &ModelCfg, id: Id) -> Role {
-    match (usize::from(id), mapper_of(id, cfg.mappers)) {
-        (0, _) => Role::Manager,
-        (_, Some(m)) => Role::Mapper(m),
-        _ => Role::Kernel,
-    }
+    spec::node::nodes(cfg)[usize::from(id)].role
 }
 
 fn thread(cfg: &ModelCfg, t: Tid) -> Thread {
