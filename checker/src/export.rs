@@ -7,12 +7,11 @@ use spec::ids::{mapper_of, Tid};
 use spec::kernel::{Kernel, Op, Step as KStep};
 use spec::msg::Msg;
 use spec::node::Role;
-use spec::page::Data;
 use spec::properties::{by_id, kernel, HugeState};
 use spec::ModelCfg;
 use stateright::actor::{ActorModelAction, Id};
 use traces::{
-    Action, Call, Config, Kind, Meta, Observed, RaceWindow, RacedFault, Step, Thread, Trace, Value,
+    Action, Call, Config, Kind, Meta, Observed, RaceWindow, RacedFault, Step, Thread, Trace,
 };
 
 /// The trace of a discovery of property `id` in configuration `cfg`; the property is violated
@@ -179,16 +178,6 @@ fn thread(cfg: &ModelCfg, t: Tid) -> Thread {
     }
 }
 
-/// A page's content as a trace value.
-pub fn value(d: Data) -> Value {
-    match d {
-        Data::Zero => Value::Zero,
-        Data::Marker => Value::Marker,
-        Data::Fill(m) => Value::Fill(m),
-        Data::Written(m) => Value::Written(m),
-    }
-}
-
 /// The page a kernel step works on, for the trace. The removal loop's head looks its page up,
 /// so that one comes from the state after the step.
 fn step_page(before: &Kernel, after: &Kernel, t: Tid, step: KStep) -> Option<u8> {
@@ -271,7 +260,7 @@ fn step(
                 Action::Touched {
                     page,
                     write,
-                    value: value(v),
+                    value: v,
                 },
             ),
             Msg::Sigbus { page } => (main(*dst), Action::Sigbus { page }),
@@ -288,7 +277,7 @@ fn step(
 fn observe(cfg: &ModelCfg, s: &HugeState, counts: &Counts) -> Observed {
     let k = kernel(s);
     Observed {
-        file: k.cache.iter().map(|p| p.map(|p| value(p.data))).collect(),
+        file: k.cache.iter().map(|p| p.map(|p| p.data)).collect(),
         mapped: k
             .mms
             .iter()

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::layout::Layout;
 use crate::report::Mismatch;
 use crate::sys::{pagemap, HugeFile};
-use traces::{Observed, Step};
+use traces::{Observed, Step, Word};
 
 /// The host's side of an observation.
 pub struct Host<'a> {

@@ -12,7 +12,7 @@ use crate::sys::{errno_name, errno_value};
 use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use traces::{Errno, Thread, Trace, UffdPolicy, Value};
+use traces::{Errno, Thread, Trace, UffdPolicy, Value, Word};
 
 /// How to replay.
 #[derive(Clone, Debug)]

@@ -1,7 +1,7 @@
 //! What changed between two observations.
 
 use crate::schema::Observed;
-use crate::value::Value;
+use crate::value::{Shown, Value};
 use spec::node::Role;
 use std::fmt;
 
@@ -47,9 +47,13 @@ impl Observed {
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Change::Allocated { page, value } => write!(f, "file page {page} allocated ({value})"),
+            Change::Allocated { page, value } => {
+                write!(f, "file page {page} allocated ({})", Shown(value))
+            }
             Change::Removed { page } => write!(f, "file page {page} removed"),
-            Change::Rewritten { page, from, to } => write!(f, "file page {page}: {from} -> {to}"),
+            Change::Rewritten { page, from, to } => {
+                write!(f, "file page {page}: {} -> {}", Shown(from), Shown(to))
+            }
             Change::Mapped { mapper, page } => {
                 write!(f, "{} maps page {page}", Role::Mapper(mapper))
             }

@@ -27,7 +27,7 @@ pub use spec::ids::Ctx;
 pub use spec::node::Role;
 pub use spec::{TouchArea, UffdPolicy, Variant};
 pub use thread::Thread;
-pub use value::Value;
+pub use value::{Shown, Value, Word};
 
 /// The format version this crate reads and writes. 2: `meta.race_window`.
 pub const FORMAT_VERSION: u32 = 2;

@@ -15,7 +15,7 @@ use super::show;
 use super::window::race_window;
 use spec::node::Role;
 use std::collections::BTreeMap;
-use traces::{Action, Call, Config, KernelStep, RaceWindow, Step, Syscall, Thread, Trace};
+use traces::{Action, Call, Config, KernelStep, RaceWindow, Shown, Step, Syscall, Thread, Trace};
 
 /// How an arrow is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -256,9 +256,9 @@ fn draft(c: &Config, s: &Step, pending_fault: &mut BTreeMap<Thread, bool>) -> Dr
             value,
         } => {
             let did = if write {
-                format!("wrote {value}")
+                format!("wrote {}", Shown(value))
             } else {
-                format!("read {value}")
+                format!("read {}", Shown(value))
             };
             if pending_fault.insert(s.thread, false) == Some(true) {
                 arrow(

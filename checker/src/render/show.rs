@@ -1,11 +1,11 @@
 //! How the renderings spell a trace's values: the file, the mapped pages, a step's
 //! arguments, the configuration. Plain ASCII, so every output can use them.
 
-use traces::{Action, Config, Observed, Syscall, Value};
+use traces::{Action, Config, Observed, Shown, Syscall, Value};
 
 /// A file page: its content, or `-` for a hole.
 pub fn file_page(p: Option<Value>) -> String {
-    p.map_or_else(|| "-".into(), |v| v.to_string())
+    p.map_or_else(|| "-".into(), |v| Shown(v).to_string())
 }
 
 /// The whole file: `[marker, -]`.
@@ -55,7 +55,11 @@ pub fn args(a: &Action) -> String {
             if hit { "hit" } else { "miss" }.into(),
         ],
         Action::Touched { page, write, value } => {
-            vec![format!("page {page}"), rw(write), format!("={value}")]
+            vec![
+                format!("page {page}"),
+                rw(write),
+                format!("={}", Shown(value)),
+            ]
         }
         Action::Sigbus { page } => vec![format!("page {page}")],
     };

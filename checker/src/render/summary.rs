@@ -2,7 +2,7 @@
 //! reaches it (witness), and the file before the punch and at the end.
 
 use super::show;
-use traces::{Action, Kind, Syscall, Trace};
+use traces::{Action, Kind, Shown, Syscall, Trace};
 
 /// The end note.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl Summary {
         let left: Vec<String> = (c.hole_start..c.hole_end)
             .filter_map(|p| {
                 let v = (*last.observed.file.get(p as usize)?)?;
-                Some(format!("page {p} ({})", v))
+                Some(format!("page {p} ({})", Shown(v)))
             })
             .collect();
         let hole = format!(
