@@ -78,7 +78,7 @@ pub struct HostArgs {
     pub opts: ReplayOpts,
 }
 
-fn fail(cmd: &str, e: &str) -> ExitCode {
+fn fail(cmd: &str, e: &dyn std::fmt::Display) -> ExitCode {
     eprintln!("hugepunch {cmd}: {e}");
     ExitCode::from(2)
 }

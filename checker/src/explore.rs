@@ -17,11 +17,11 @@
 //! and example links are valid paths but neither the first nor the shortest: the shortest
 //! are the traces `hugepunch traces` writes.
 
-use crate::cli::CfgArgs;
-use crate::export::actor_name;
+use crate::cfg_args::CfgArgs;
+use crate::export::role;
 use crate::run::Action;
 use clap::Args;
-use spec::ids::{Ctx, Tid};
+use spec::ids::Tid;
 use spec::msg::Msg;
 use spec::{HugeModel, HugeState, ModelCfg, Variant, PROPERTIES};
 use stateright::actor::{ActorModelAction, Id};
@@ -122,8 +122,9 @@ pub struct Explorable {
 
 impl Explorable {
     pub fn new(cfg: ModelCfg) -> Self {
-        let names = (0..cfg.mappers as usize + 2)
-            .map(|i| actor_name(&cfg, Id::from(i)))
+        let names = spec::node::nodes(&cfg)
+            .iter()
+            .map(|n| n.role.to_string())
             .collect();
         Explorable {
             model: cfg.into_model(),
@@ -146,10 +147,11 @@ impl Explorable {
     }
 
     fn thread(&self, t: Tid) -> String {
-        match t.ctx {
-            Ctx::Main => self.name(t.pid).to_string(),
-            Ctx::Handler => format!("{}.handler", self.name(t.pid)),
+        traces::Thread {
+            process: role(&self.model.cfg, t.pid),
+            ctx: t.ctx,
         }
+        .to_string()
     }
 }
 
@@ -228,16 +230,11 @@ impl Model for Explorable {
             .map(|s| format!("STEP: {step}\nACTOR: {actor}\n\n{}", self.rename(&s)))
     }
 
-    /// The actor model's sequence diagram, with the lifelines labelled by name.
+    /// The actor model's sequence diagram: its lifelines are labelled by `Node::name`, and
+    /// messages name actors instead of `Id(n)`.
     fn as_svg(&self, path: Path<HugeState, Action>) -> Option<String> {
         let svg = self.model.as_svg(path)?;
-        let labelled = self.names.iter().enumerate().fold(svg, |svg, (i, name)| {
-            svg.replace(
-                &format!("class='svg-actor-label'>{i}</text>"),
-                &format!("class='svg-actor-label'>{name}</text>"),
-            )
-        });
-        Some(self.rename(&labelled))
+        Some(self.rename(&svg))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

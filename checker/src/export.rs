@@ -1,15 +1,18 @@
 //! A Stateright path (counterexample or witness) as a trace: each action by name and
-//! arguments, with the host-observable state after it.
+//! arguments, with the host-observable state after it, and the race window as the model
+//! defines it.
 
-use crate::run::{Action, Discovery};
-use spec::ids::{mapper_of, Ctx, Tid};
+use crate::run::{Action as ModelAction, Discovery};
+use spec::ids::{mapper_of, Tid};
 use spec::kernel::{Kernel, Op, Step as KStep};
-use spec::msg::{Errno, Msg, Syscall};
-use spec::page::Data;
+use spec::msg::Msg;
+use spec::node::Role;
 use spec::properties::{by_id, kernel, HugeState};
-use spec::{ModelCfg, TouchArea, UffdPolicy};
+use spec::ModelCfg;
 use stateright::actor::{ActorModelAction, Id};
-use traces::{Args, Config, Kind, Level, Meta, Observed, Step, Trace, Value};
+use traces::{
+    Action, Call, Config, Kind, Meta, Observed, RaceWindow, RacedFault, Step, Thread, Trace,
+};
 
 /// The trace of a discovery of property `id` in configuration `cfg`; the property is violated
 /// (or reached) after the first `discovered_at` actions of `path`.
@@ -24,21 +27,26 @@ pub fn trace(
     let pairs = path.clone().into_vec();
     let mut counts = Counts::new(cfg.mappers);
     let mut steps = Vec::new();
+    let mut states = Vec::new();
     for w in pairs.windows(2) {
         let (before, Some(action)) = (&w[0].0, &w[0].1) else {
             continue;
         };
         let after = &w[1].0;
-        let mut step = step(cfg, before, after, action);
-        counts.count(&step);
-        step.index = steps.len();
-        step.observed = observe(cfg, after, &counts);
-        steps.push(step);
+        let (thread, action) = step(cfg, before, after, action);
+        counts.count(thread, &action);
+        steps.push(Step {
+            index: steps.len(),
+            thread,
+            action,
+            observed: observe(cfg, after, &counts),
+        });
+        states.push((kernel(before), kernel(after)));
     }
     Trace {
         meta: Meta {
             format: traces::FORMAT_VERSION,
-            variant: cfg.variant.name().to_string(),
+            variant: cfg.variant,
             config: config(cfg),
             property: id.to_string(),
             sentence: prop.sentence.to_string(),
@@ -46,6 +54,7 @@ pub fn trace(
             discovered_at,
             description: crate::export_text::description(cfg, id, kind),
             expected_host_outcome: crate::export_text::host_outcome(cfg, id, kind),
+            race_window: race_window(cfg, &steps, &states),
         },
         steps,
     }
@@ -59,21 +68,78 @@ pub fn config(cfg: &ModelCfg) -> Config {
         hole_end: cfg.hole_end,
         mappers: cfg.mappers,
         touches: cfg.touches,
-        touch_area: match cfg.touch_area {
-            TouchArea::OutsideHole => "outside_hole",
-            TouchArea::Anywhere => "anywhere",
-        }
-        .into(),
+        touch_area: cfg.touch_area,
         writes: cfg.writes,
-        uffd: match cfg.uffd {
-            UffdPolicy::None => "none",
-            UffdPolicy::Sigbus => "sigbus",
-            UffdPolicy::Copy => "copy",
-        }
-        .into(),
+        uffd: cfg.uffd,
         fault_mutex_slots: cfg.fault_mutex_slots,
         hole_reuse: cfg.hole_reuse,
     }
+}
+
+/// The race window of the trace's punch, from the model's own definition
+/// (`Kernel::race_window_open`): it opens when the punch has run `hugetlb_vmdelete_list`; a
+/// fault that maps a page while the window is open for it is a raced fault; the window closes
+/// at the step after which it is no longer open for the (first) raced page.
+fn race_window(
+    cfg: &ModelCfg,
+    steps: &[Step],
+    states: &[(&Kernel, &Kernel)],
+) -> Option<RaceWindow> {
+    let vmdeleted = |k: &Kernel| k.punch_in_progress().is_some_and(|p| p.vmdeleted);
+    let open = states
+        .iter()
+        .position(|(b, a)| !vmdeleted(b) && vmdeleted(a))?;
+    let punch = steps[..open]
+        .iter()
+        .rposition(|s| matches!(s.action, Action::Call(sc) if Call::of(sc) == Call::PunchHole))?;
+    let mut faults = Vec::new();
+    for (i, s) in steps.iter().enumerate().skip(open + 1) {
+        let (before, after) = states[i];
+        if s.action.kernel_step() != Some(KStep::HugetlbNoPage) {
+            continue;
+        }
+        let (Some(m), Some(page)) = (s.thread.mapper_number(), s.action.page()) else {
+            continue;
+        };
+        let pte = |k: &Kernel| k.mms[m as usize].ptes[page as usize];
+        if pte(before).is_none() && pte(after).is_some() && before.race_window_open(cfg, page) {
+            let touch = steps[..i]
+                .iter()
+                .rposition(|t| t.thread == s.thread && matches!(t.action, Action::Touch { .. }))
+                .expect("a fault follows its touch");
+            faults.push(RacedFault {
+                step: i,
+                touch,
+                thread: s.thread,
+                page,
+            });
+        }
+    }
+    let from = faults.first().map_or(open + 1, |f| f.step + 1);
+    let closes = |i: usize, p: u8| {
+        let (b, a) = states[i];
+        b.race_window_open(cfg, p) && !a.race_window_open(cfg, p)
+    };
+    let (close, page) = match faults.first() {
+        Some(f) => (
+            (from..steps.len()).find(|&i| closes(i, f.page)),
+            Some(f.page),
+        ),
+        None => (from..steps.len())
+            .find_map(|i| {
+                (cfg.hole_start..cfg.hole_end)
+                    .find(|&p| closes(i, p))
+                    .map(|p| (Some(i), Some(p)))
+            })
+            .unwrap_or((None, None)),
+    };
+    Some(RaceWindow {
+        punch,
+        open,
+        close,
+        page,
+        faults,
+    })
 }
 
 /// MISSING events read and SIGBUS raised so far, per mapper.
@@ -90,88 +156,25 @@ impl Counts {
         }
     }
 
-    fn count(&mut self, s: &Step) {
-        let m = || mapper_number(&s.actor);
-        match s.action.as_str() {
-            "uffd_missing" => self.missing[m()] += 1,
-            "sigbus" => self.sigbus[m()] += 1,
+    fn count(&mut self, thread: Thread, a: &Action) {
+        let m = || thread.mapper_number().expect("a mapper's event") as usize;
+        match a {
+            Action::UffdMissing { .. } => self.missing[m()] += 1,
+            Action::Sigbus { .. } => self.sigbus[m()] += 1,
             _ => {}
         }
     }
 }
 
-fn mapper_number(actor: &str) -> usize {
-    actor
-        .strip_prefix("mapper")
-        .and_then(|n| n.parse().ok())
-        .expect("a mapper actor")
+/// The actor an id stands for, as the model lays its actors out (`spec::node::nodes`).
+pub fn role(cfg: &ModelCfg, id: Id) -> Role {
+    spec::node::nodes(cfg)[usize::from(id)].role
 }
 
-/// `manager`, `mapper<N>` or `kernel`.
-pub fn actor_name(cfg: &ModelCfg, id: Id) -> String {
-    match (usize::from(id), mapper_of(id, cfg.mappers)) {
-        (0, _) => "manager".into(),
-        (_, Some(m)) => format!("mapper{m}"),
-        _ => "kernel".into(),
-    }
-}
-
-fn thread_name(cfg: &ModelCfg, t: Tid) -> String {
-    let p = actor_name(cfg, t.pid);
-    match t.ctx {
-        Ctx::Main => p,
-        Ctx::Handler => format!("{p}.handler"),
-    }
-}
-
-fn syscall_name(sc: Syscall) -> &'static str {
-    match sc {
-        Syscall::Fallocate { .. } => "fallocate",
-        Syscall::PunchHole { .. } => "punch_hole",
-        Syscall::Mmap => "mmap",
-        Syscall::UffdioRegister => "uffdio_register",
-        Syscall::UffdioCopy { .. } => "uffdio_copy",
-        Syscall::UffdioWake { .. } => "uffdio_wake",
-    }
-}
-
-fn syscall_ctx(sc: Syscall) -> Ctx {
-    match sc {
-        Syscall::UffdioCopy { .. } | Syscall::UffdioWake { .. } => Ctx::Handler,
-        _ => Ctx::Main,
-    }
-}
-
-fn syscall_args(sc: Syscall) -> Args {
-    match sc {
-        Syscall::Fallocate { start, end } | Syscall::PunchHole { start, end } => Args {
-            start: Some(start),
-            end: Some(end),
-            ..Args::default()
-        },
-        Syscall::UffdioCopy { page } | Syscall::UffdioWake { page } => Args {
-            page: Some(page),
-            ..Args::default()
-        },
-        Syscall::Mmap | Syscall::UffdioRegister => Args::default(),
-    }
-}
-
-fn errno_name(e: Errno) -> &'static str {
-    match e {
-        Errno::EEXIST => "EEXIST",
-        Errno::ENOMEM => "ENOMEM",
-        Errno::ENOSPC => "ENOSPC",
-    }
-}
-
-/// A page's content as a trace value.
-pub fn value(d: Data) -> Value {
-    match d {
-        Data::Zero => Value::Zero,
-        Data::Marker => Value::Marker,
-        Data::Fill(m) => Value::Fill(m),
-        Data::Written(m) => Value::Written(m),
+fn thread(cfg: &ModelCfg, t: Tid) -> Thread {
+    Thread {
+        process: role(cfg, t.pid),
+        ctx: t.ctx,
     }
 }
 
@@ -194,130 +197,77 @@ fn step_page(before: &Kernel, after: &Kernel, t: Tid, step: KStep) -> Option<u8>
     }
 }
 
-/// One model action as a trace step (index and observations are filled in by the caller).
-fn step(cfg: &ModelCfg, before: &HugeState, after: &HugeState, action: &Action) -> Step {
-    let blank = |actor: String, thread: String, level, action: &str, args| Step {
-        index: 0,
-        actor,
-        thread,
-        level,
-        action: action.to_string(),
-        args,
-        observed: Observed {
-            file: vec![],
-            mapped: vec![],
-            missing: vec![],
-            sigbus: vec![],
-        },
-    };
+/// One model action as a trace step's thread and action.
+fn step(
+    cfg: &ModelCfg,
+    before: &HugeState,
+    after: &HugeState,
+    action: &ModelAction,
+) -> (Thread, Action) {
     let k = kernel(before);
+    let main = |id: Id| thread(cfg, Tid::main(id));
     match action {
-        ActorModelAction::SelectRandom { actor, random, .. } => {
-            let a = actor_name(cfg, *actor);
-            let args = Args {
-                page: Some(random.page),
-                write: Some(random.write),
-                ..Args::default()
-            };
-            blank(a.clone(), a, Level::Access, "touch", args)
-        }
+        ActorModelAction::SelectRandom { actor, random, .. } => (
+            main(*actor),
+            Action::Touch {
+                page: random.page,
+                write: random.write,
+            },
+        ),
         ActorModelAction::Deliver { src, dst, msg } => match *msg {
-            Msg::Start => {
-                let a = actor_name(cfg, *dst);
-                blank(a.clone(), a, Level::Syscall, "start", Args::default())
-            }
-            Msg::Syscall(sc) => blank(
-                actor_name(cfg, *src),
-                thread_name(
+            Msg::Start => (main(*dst), Action::Start),
+            Msg::Syscall(sc) => (
+                thread(
                     cfg,
                     Tid {
                         pid: *src,
-                        ctx: syscall_ctx(sc),
+                        ctx: sc.ctx(),
                     },
                 ),
-                Level::Syscall,
-                syscall_name(sc),
-                syscall_args(sc),
+                Action::Call(sc),
             ),
-            Msg::Step(t, s) => {
-                let args = Args {
-                    page: step_page(k, kernel(after), t, s),
-                    ..Args::default()
-                };
-                blank(
-                    "kernel".into(),
-                    thread_name(cfg, t),
-                    Level::Kernel,
-                    s.name(),
-                    args,
-                )
-            }
-            Msg::Return(sc, ret) => {
-                let args = Args {
-                    call: Some(syscall_name(sc).into()),
-                    ret: Some(ret.map_or_else(|e| errno_name(e).into(), |()| "ok".into())),
-                    ..Args::default()
-                };
-                let t = Tid {
-                    pid: *dst,
-                    ctx: syscall_ctx(sc),
-                };
-                blank(
-                    actor_name(cfg, *dst),
-                    thread_name(cfg, t),
-                    Level::Syscall,
-                    "return",
-                    args,
-                )
-            }
+            Msg::Step(t, step) => (
+                thread(cfg, t),
+                Action::Kernel {
+                    step,
+                    page: step_page(k, kernel(after), t, step),
+                },
+            ),
+            Msg::Return(sc, ret) => (
+                thread(
+                    cfg,
+                    Tid {
+                        pid: *dst,
+                        ctx: sc.ctx(),
+                    },
+                ),
+                Action::Return {
+                    call: Call::of(sc),
+                    ret,
+                },
+            ),
             Msg::Access { page, write } => {
                 let m = mapper_of(*src, cfg.mappers).expect("a mapper touches");
-                let args = Args {
-                    page: Some(page),
-                    write: Some(write),
-                    hit: Some(k.mms[m as usize].ptes[page as usize].is_some()),
-                    ..Args::default()
-                };
-                let a = actor_name(cfg, *src);
-                blank(a.clone(), a, Level::Access, "mmu", args)
+                let hit = k.mms[m as usize].ptes[page as usize].is_some();
+                (main(*src), Action::Mmu { page, write, hit })
             }
             Msg::Touched {
                 page,
                 write,
                 value: v,
-            } => {
-                let args = Args {
-                    page: Some(page),
-                    write: Some(write),
-                    value: Some(value(v)),
-                    ..Args::default()
-                };
-                let a = actor_name(cfg, *dst);
-                blank(a.clone(), a, Level::Access, "touched", args)
-            }
-            Msg::Sigbus { page } => {
-                let args = Args {
-                    page: Some(page),
-                    ..Args::default()
-                };
-                let a = actor_name(cfg, *dst);
-                blank(a.clone(), a, Level::Uffd, "sigbus", args)
-            }
-            Msg::UffdMissing { page, write } => {
-                let args = Args {
-                    page: Some(page),
-                    write: Some(write),
-                    ..Args::default()
-                };
-                let a = actor_name(cfg, *dst);
-                blank(
-                    a.clone(),
-                    format!("{a}.handler"),
-                    Level::Uffd,
-                    "uffd_missing",
-                    args,
-                )
-            }
+            } => (
+                main(*dst),
+                Action::Touched {
+                    page,
+                    write,
+                    value: v,
+                },
+            ),
+            Msg::Sigbus { page } => (main(*dst), Action::Sigbus { page }),
+            Msg::UffdMissing { page, write } => (
+                thread(cfg, Tid::handler(*dst)),
+                Action::UffdMissing { page, write },
+            ),
         },
         other => panic!("the model has no {other:?} actions"),
     }
@@ -327,7 +277,7 @@ fn step(cfg: &ModelCfg, before: &HugeState, after: &HugeState, action: &Action) 
 fn observe(cfg: &ModelCfg, s: &HugeState, counts: &Counts) -> Observed {
     let k = kernel(s);
     Observed {
-        file: k.cache.iter().map(|p| p.map(|p| value(p.data))).collect(),
+        file: k.cache.iter().map(|p| p.map(|p| p.data)).collect(),
         mapped: k
             .mms
             .iter()

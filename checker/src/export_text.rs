@@ -81,7 +81,7 @@ pub fn host_outcome(cfg: &ModelCfg, id: &str, kind: Kind) -> String {
              stays ({id} holds on the host). A host that follows the trace to the end behaves \
              like {v}."
         ),
-        Kind::Counterexample if traces::vocab::HANG_PROPERTIES.contains(&id) => format!(
+        Kind::Counterexample if spec::properties::by_id(id).is_some_and(|p| p.hangs) => format!(
             "Not replayed without --allow-hang: a kernel with this deadlock hangs for good (the \
              punch in i_mmap_lock_write holding the page lock, the fault in find_lock_page \
              holding i_mmap_rwsem). A host whose faults do not take i_mmap_rwsem (6.x) or that \

@@ -8,13 +8,14 @@ use checker::{export, shortest};
 use spec::ids::{mapper_of, Ctx, Tid};
 use spec::kernel::Step as KStep;
 use spec::msg::{Msg, Syscall};
+use spec::node::Role;
 use spec::page::{Data, Origin, Page, PageId};
 use spec::properties::{by_id, kernel, HugeModel};
 use spec::{ModelCfg, Variant, PROPERTIES};
 use stateright::actor::{ActorModelAction, Id};
 use stateright::{Checker, Expectation, Model};
 use std::collections::BTreeSet;
-use traces::{Kind, Value};
+use traces::{Action as TAction, Call, Kind, Thread, Value};
 
 const PROP: &str = "hole_freed_on_return";
 
@@ -165,19 +166,19 @@ fn v4_4_counterexample_trace_is_the_table() {
     let n = path.clone().into_actions().len();
     let t = export::trace(&cfg, PROP, Kind::Counterexample, &path, n);
     assert_eq!(t.meta.property, PROP);
-    assert_eq!(t.meta.variant, "v4_4");
+    assert_eq!(t.meta.variant, spec::Variant::V4_4);
     assert_eq!(t.meta.kind, Kind::Counterexample);
     assert_eq!(t.meta.discovered_at, EXPECTED.len());
     let got: Vec<(String, String, Option<u8>)> = t
         .steps
         .iter()
         .map(|s| {
-            let who = if s.actor == "kernel" {
+            let who = if s.actor() == Role::Kernel {
                 format!("kernel:{}", s.thread)
             } else {
-                s.actor.clone()
+                s.actor().to_string()
             };
-            (who, s.action.clone(), s.args.page)
+            (who, s.action.name().to_string(), s.action.page())
         })
         .collect();
     let want: Vec<(String, String, Option<u8>)> = EXPECTED
@@ -215,16 +216,28 @@ fn v4_4_counterexample_trace_is_the_table() {
     assert_eq!(t.steps[mapped].observed.mapped[0], vec![0u8]);
 
     // Arguments the table leaves out: the ranges, the touch, the returns.
-    let args = |i: usize| &t.steps[i].args;
-    assert_eq!((args(0).start, args(0).end), (Some(0), Some(2)));
-    assert_eq!((args(6).start, args(6).end), (Some(0), Some(1)));
-    assert_eq!(args(15).write, Some(false));
-    assert_eq!(args(16).hit, Some(false), "the touch faults");
+    let action = |i: usize| t.steps[i].action;
+    assert_eq!(
+        action(0),
+        TAction::Call(Syscall::Fallocate { start: 0, end: 2 })
+    );
+    assert_eq!(
+        action(6),
+        TAction::Call(Syscall::PunchHole { start: 0, end: 1 })
+    );
+    assert!(matches!(action(15), TAction::Touch { write: false, .. }));
+    assert!(
+        matches!(action(16), TAction::Mmu { hit: false, .. }),
+        "the touch faults"
+    );
     for i in [4, 11, 14] {
-        assert_eq!(args(i).ret.as_deref(), Some("ok"), "step {i}");
+        assert!(
+            matches!(action(i), TAction::Return { ret: Ok(()), .. }),
+            "step {i}"
+        );
     }
-    assert_eq!(args(4).call.as_deref(), Some("fallocate"));
-    assert_eq!(args(11).call.as_deref(), Some("mmap"));
+    assert!(action(4).returns(Call::Fallocate));
+    assert!(action(11).returns(Call::Mmap));
 
     // What a host would see: both pages still in the file with the manager's marker, page 0
     // mapped by mapper0, before the removal loop ran (step 18) and after the punch (step 21).
@@ -344,18 +357,22 @@ fn v4_4_counterexample_completed() {
     assert_eq!(long.steps[..n], short.steps[..]);
     let after = &long.steps[n..];
     assert!(
-        after.iter().any(|s| s.actor == "manager"
-            && s.action == "return"
-            && s.args.call.as_deref() == Some("punch_hole")),
+        after
+            .iter()
+            .any(|s| s.thread == Thread::MANAGER && s.action.returns(Call::PunchHole)),
         "the manager sees the punch return"
     );
     for s in after {
         assert!(
-            s.actor == "kernel" || ["return", "touched", "sigbus"].contains(&s.action.as_str()),
+            s.actor() == Role::Kernel
+                || matches!(
+                    s.action,
+                    TAction::Return { .. } | TAction::Touched { .. } | TAction::Sigbus { .. }
+                ),
             "step {} ({} {}) starts something new",
             s.index,
-            s.actor,
-            s.action
+            s.actor(),
+            s.action.name()
         );
     }
     // Nothing after the discovery frees the page: the last state still leaks it.

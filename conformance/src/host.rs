@@ -1,13 +1,15 @@
 //! The host as a whole: what it has and lacks, and its conformance over a trace corpus.
 
+use crate::error::ReplayError;
 use crate::replay::{pages_needed, refusal, replay, Options};
 use crate::report::HostReport;
 use crate::sys::host::{
     hugetlbfs_supported, kernel_release, userfaultfd_available, HugePool, PoolReservation,
 };
 use crate::sys::require_free_huge_pages;
+use std::io;
 use std::path::{Path, PathBuf};
-use traces::Trace;
+use traces::{Trace, TraceError};
 
 /// One line per requirement: what is there, what is missing and the command that fixes it.
 pub fn check(pages_needed: u64) -> (bool, Vec<String>) {
@@ -54,28 +56,28 @@ pub fn check(pages_needed: u64) -> (bool, Vec<String>) {
 }
 
 /// The trace files of a corpus directory, sorted.
-pub fn corpus_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut files: Vec<PathBuf> = entries
+pub fn corpus_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let in_dir = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(in_dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(format!("{}: no trace files (*.json)", dir.display()));
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{}: no trace files (*.json)", dir.display()),
+        ));
     }
     Ok(files)
 }
 
 /// Loads every file, so a bad trace is reported before anything touches the host.
-pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Trace)>, String> {
+pub fn load_all(files: &[PathBuf]) -> Result<Vec<(PathBuf, Trace)>, TraceError> {
     files
         .iter()
-        .map(|f| {
-            traces::load(f)
-                .map(|t| (f.clone(), t))
-                .map_err(|e| e.to_string())
-        })
+        .map(|f| traces::load(f).map(|t| (f.clone(), t)))
         .collect()
 }
 
@@ -102,8 +104,8 @@ pub fn pool_for(pages: u64, setup: bool) -> Result<Option<PoolReservation>, Stri
 
 /// Replays every trace and says which variants this host conforms to. Traces that predict a
 /// hang are not replayed unless `opts.allow_hang`; they are listed as refused, and their
-/// variants are not claimed.
-pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostReport, String> {
+/// variants are not claimed. A harness failure names the trace it happened in.
+pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostReport, ReplayError> {
     let mut reports = Vec::new();
     let mut refused = Vec::new();
     for (path, t) in traces {
@@ -115,12 +117,16 @@ pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostRe
             continue;
         }
         let reproduce = format!("hugepunch replay {}", path.display());
-        reports.push(
-            replay(t, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))?,
-        );
+        let report = replay(t, &name, &reproduce, opts).map_err(|e| match e {
+            ReplayError::Io(e) => {
+                ReplayError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+            }
+            e => e,
+        })?;
+        reports.push(report);
     }
-    let mut conforms_to = HostReport::conforming(&traces::vocab::VARIANTS, &reports);
-    conforms_to.retain(|v| !refused.iter().any(|(_, rv, _)| rv == v));
+    let mut conforms_to = HostReport::conforming(&traces::Variant::ALL.map(|v| v.name()), &reports);
+    conforms_to.retain(|v| !refused.iter().any(|(_, rv, _)| rv.name() == v));
     Ok(HostReport {
         kernel: kernel_release(),
         conforms_to,

@@ -6,7 +6,7 @@
 //! at the window has time to get in. Every other trace page keeps its place relative to the
 //! hole. Observations only ever look at trace pages.
 
-use traces::Value;
+use traces::{Value, Word};
 
 /// The host file's shape for one trace.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,11 +11,47 @@ use std::time::Instant;
 pub struct Mailbox<W> {
     /// Each actor's stream; `None` once it ended.
     inbox: Vec<(W, Option<Receiver>)>,
+    /// Reports read while waiting for another, kept for a later wait.
+    buffered: Vec<(W, Report)>,
 }
 
-impl<W: Copy> Mailbox<W> {
+impl<W: Copy + std::fmt::Debug> Mailbox<W> {
     pub fn new() -> Self {
-        Mailbox { inbox: Vec::new() }
+        Mailbox {
+            inbox: Vec::new(),
+            buffered: Vec::new(),
+        }
+    }
+
+    /// The first report `want` accepts: a buffered one, else the next that arrives before
+    /// `deadline` (`None` after it). Every report read on the way goes to `seen` once, as it
+    /// arrives (to keep counters, or to stop the wait with an error); the ones `want` refuses
+    /// are kept for later waits.
+    pub fn wait_for<E: From<io::Error>>(
+        &mut self,
+        deadline: Instant,
+        mut seen: impl FnMut(W, &Report) -> Result<(), E>,
+        want: impl Fn(W, &Report) -> bool,
+    ) -> Result<Option<Report>, E> {
+        if let Some(i) = self.buffered.iter().position(|(w, r)| want(*w, r)) {
+            return Ok(Some(self.buffered.remove(i).1));
+        }
+        while let Some((w, r)) = self.next(deadline)? {
+            seen(w, &r)?;
+            if want(w, &r) {
+                return Ok(Some(r));
+            }
+            self.buffered.push((w, r));
+        }
+        Ok(None)
+    }
+
+    /// The reports kept for later, one line each (for a timeout's message).
+    pub fn pending(&self) -> Vec<String> {
+        self.buffered
+            .iter()
+            .map(|(w, r)| format!("{w:?}: {r:?}"))
+            .collect()
     }
 
     /// Reads `who`'s reports from `stream`.
@@ -66,7 +102,7 @@ impl<W: Copy> Mailbox<W> {
     }
 }
 
-impl<W: Copy> Default for Mailbox<W> {
+impl<W: Copy + std::fmt::Debug> Default for Mailbox<W> {
     fn default() -> Self {
         Self::new()
     }

@@ -4,10 +4,11 @@
 //! `pread`, which reads 0 for a hole without allocating; the pages each mapper maps from
 //! `/proc/PID/pagemap`; MISSING events and SIGBUS from the actors' reports.
 
+use crate::error::Result;
 use crate::layout::Layout;
 use crate::report::Mismatch;
 use crate::sys::{pagemap, HugeFile};
-use traces::{Observed, Step};
+use traces::{Observed, Step, Word};
 
 /// The host's side of an observation.
 pub struct Host<'a> {
@@ -33,21 +34,17 @@ fn words(o: &Observed) -> Vec<u64> {
 impl Host<'_> {
     /// The first difference between the host and the prediction: the file and mappings after
     /// `step`, and the MISSING events and SIGBUS counted so far.
-    pub fn compare(
-        &self,
-        step: &Step,
-        missing: &[u32],
-        sigbus: &[u32],
-    ) -> std::io::Result<Option<Mismatch>> {
+    pub fn compare(&self, step: &Step, missing: &[u32], sigbus: &[u32]) -> Result<()> {
         let o = &step.observed;
         let mismatch = |field: String, predicted: String, host: String| {
-            Some(Mismatch {
+            Err(Mismatch {
                 step: step.index,
-                action: step.action.clone(),
+                action: step.action.name().into(),
                 field,
                 predicted,
                 host,
-            })
+            }
+            .into())
         };
         let expect_pages = o.file_pages()
             + if self.padding_present {
@@ -57,20 +54,20 @@ impl Host<'_> {
             };
         let pages = self.file.pages_in_file()?;
         if pages != expect_pages {
-            return Ok(mismatch(
+            return mismatch(
                 "pages in file (st_blocks)".into(),
                 format!("{expect_pages} ({:?})", o.file),
                 pages.to_string(),
-            ));
+            );
         }
         for (p, want) in words(o).into_iter().enumerate() {
             let got = self.file.read_marker(self.layout.host(p as u8))?;
             if got != want {
-                return Ok(mismatch(
+                return mismatch(
                     format!("file[{p}] (pread)"),
                     format!("{want:#018x} ({:?})", o.file[p]),
                     format!("{got:#018x} ({})", describe(got, p as u8)),
-                ));
+                );
             }
         }
         let hpage = self.file.page_size();
@@ -90,28 +87,28 @@ impl Host<'_> {
                 }
             };
             if mapped != o.mapped[m] {
-                return Ok(mismatch(
-                    format!("mapped[mapper{m}] (pagemap)"),
+                return mismatch(
+                    format!("mapped[{}] (pagemap)", traces::Role::Mapper(m as u8)),
                     format!("{:?}", o.mapped[m]),
                     format!("{mapped:?}"),
-                ));
+                );
             }
         }
         if self.missing != missing {
-            return Ok(mismatch(
+            return mismatch(
                 "MISSING events".into(),
                 format!("{missing:?}"),
                 format!("{:?}", self.missing),
-            ));
+            );
         }
         if self.sigbus != sigbus {
-            return Ok(mismatch(
+            return mismatch(
                 "SIGBUS".into(),
                 format!("{sigbus:?}"),
                 format!("{:?}", self.sigbus),
-            ));
+            );
         }
-        Ok(None)
+        Ok(())
     }
 }
 

@@ -7,116 +7,9 @@
 //! waited for in trace order. Where nothing is in flight in the trace, the whole host state is
 //! compared with the step's prediction.
 
+pub use crate::act::{Act, Call, Outcome};
 use crate::window::{hoist_window_touches, window_touches};
-use traces::{Level, Trace};
-
-/// A thread of an actor process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Thread {
-    Manager,
-    Mapper(u8),
-    Handler(u8),
-}
-
-impl Thread {
-    /// The thread a trace step names (`manager`, `mapper0`, `mapper0.handler`).
-    pub fn parse(name: &str) -> Option<Thread> {
-        if name == "manager" {
-            return Some(Thread::Manager);
-        }
-        let (m, handler) = match name.strip_suffix(".handler") {
-            Some(m) => (m, true),
-            None => (name, false),
-        };
-        let n = m.strip_prefix("mapper")?.parse().ok()?;
-        Some(if handler {
-            Thread::Handler(n)
-        } else {
-            Thread::Mapper(n)
-        })
-    }
-
-    /// The mapper this thread belongs to, if any.
-    pub fn mapper(self) -> Option<u8> {
-        match self {
-            Thread::Manager => None,
-            Thread::Mapper(m) | Thread::Handler(m) => Some(m),
-        }
-    }
-}
-
-/// A system call the replay makes, in trace pages.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Call {
-    /// The manager's first `fallocate`: the whole file, with markers.
-    Prealloc,
-    Fallocate {
-        start: u8,
-        end: u8,
-    },
-    Punch {
-        start: u8,
-        end: u8,
-    },
-    Mmap,
-    Register,
-    Copy {
-        page: u8,
-    },
-    Wake {
-        page: u8,
-    },
-}
-
-/// One thing the driver does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Act {
-    /// Start a system call on a thread.
-    Start {
-        step: usize,
-        thread: Thread,
-        call: Call,
-    },
-    /// Wait for a thread's system call to return with `ret` (`ok` or an errno name).
-    Return {
-        step: usize,
-        thread: Thread,
-        ret: String,
-    },
-    /// Start a touch; `window`: it must land in the punch's race window.
-    Touch {
-        step: usize,
-        mapper: u8,
-        page: u8,
-        write: bool,
-        window: bool,
-    },
-    /// Wait for a touch to finish: `value` read (or written), or SIGBUS; `hit`: whether the
-    /// MMU found the page mapped (no fault).
-    Touched {
-        step: usize,
-        mapper: u8,
-        page: u8,
-        outcome: Outcome,
-        hit: Option<bool>,
-    },
-    /// Wait for a mapper's handler to read a MISSING event for `page`.
-    Missing { step: usize, mapper: u8, page: u8 },
-    /// Compare the whole host state with the prediction: the file and mappings after `step`,
-    /// and the MISSING events and SIGBUS counted so far.
-    Observe {
-        step: usize,
-        missing: Vec<u32>,
-        sigbus: Vec<u32>,
-    },
-}
-
-/// How a touch ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Value(traces::Value),
-    Sigbus,
-}
+use traces::{Action, KernelStep, Level, Syscall, Thread, Trace};
 
 /// A trace turned into driver actions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,27 +34,23 @@ struct Op {
 
 /// Whether the host-visible file or mappings change at step `i`.
 fn changes(t: &Trace, i: usize) -> bool {
-    let now = &t.steps[i].observed;
     match i.checked_sub(1) {
         None => true,
-        Some(j) => {
-            let before = &t.steps[j].observed;
-            now.file != before.file || now.mapped != before.mapped
-        }
+        Some(j) => !t.steps[j].observed.diff(&t.steps[i].observed).is_empty(),
     }
 }
 
 /// Kernel steps of `thread` in `(from, to)`.
-fn kernel_steps(t: &Trace, thread: &str, from: usize, to: usize) -> Vec<usize> {
+fn kernel_steps(t: &Trace, thread: Thread, from: usize, to: usize) -> Vec<usize> {
     (from + 1..to)
-        .filter(|&i| t.steps[i].level == Level::Kernel && t.steps[i].thread == thread)
+        .filter(|&i| t.steps[i].level() == Level::Kernel && t.steps[i].thread == thread)
         .collect()
 }
 
 /// Where an operation of `thread` named at `from` and completed at `to` starts and is done:
 /// at its first and its last kernel step that change what a host can see, or, if none does,
 /// at its last kernel step (a MISSING event raised, an `EEXIST`), or at the step that names it.
-fn span(t: &Trace, thread: &str, from: usize, to: Option<usize>) -> (usize, Option<usize>) {
+fn span(t: &Trace, thread: Thread, from: usize, to: Option<usize>) -> (usize, Option<usize>) {
     let end = to.unwrap_or(t.steps.len());
     let ks = kernel_steps(t, thread, from, end);
     let changing: Vec<usize> = ks.iter().copied().filter(|&k| changes(t, k)).collect();
@@ -187,42 +76,33 @@ pub fn plan(t: &Trace) -> Plan {
     let mut ops: Vec<Op> = Vec::new();
     let mut punched_before = false;
     for (i, s) in t.steps.iter().enumerate() {
-        let thread = Thread::parse(&s.thread).expect("a validated trace names known threads");
-        let a = &s.args;
-        let completion = |want: &dyn Fn(&traces::Step) -> bool| {
-            (i + 1..t.steps.len()).find(|&j| t.steps[j].thread == s.thread && want(&t.steps[j]))
+        let thread = s.thread;
+        let completion = |want: &dyn Fn(&Action) -> bool| {
+            (i + 1..t.steps.len())
+                .find(|&j| t.steps[j].thread == thread && want(&t.steps[j].action))
         };
-        match (s.level, s.action.as_str()) {
-            (Level::Syscall, "start" | "return")
-            | (Level::Kernel, _)
-            | (Level::Access, "mmu" | "touched")
-            | (Level::Uffd, "sigbus") => {}
-            (Level::Syscall, name) => {
-                let call = match name {
-                    "fallocate" if !punched_before => Call::Prealloc,
-                    "fallocate" => Call::Fallocate {
-                        start: a.start.expect("start"),
-                        end: a.end.expect("end"),
-                    },
-                    "punch_hole" => {
+        match s.action {
+            Action::Start
+            | Action::Return { .. }
+            | Action::Kernel { .. }
+            | Action::Mmu { .. }
+            | Action::Touched { .. }
+            | Action::Sigbus { .. } => {}
+            Action::Call(sc) => {
+                let call = match sc {
+                    Syscall::Fallocate { .. } if !punched_before => Call::Prealloc,
+                    Syscall::Fallocate { start, end } => Call::Fallocate { start, end },
+                    Syscall::PunchHole { start, end } => {
                         punched_before = true;
-                        Call::Punch {
-                            start: a.start.expect("start"),
-                            end: a.end.expect("end"),
-                        }
+                        Call::Punch { start, end }
                     }
-                    "mmap" => Call::Mmap,
-                    "uffdio_register" => Call::Register,
-                    "uffdio_copy" => Call::Copy {
-                        page: a.page.expect("page"),
-                    },
-                    "uffdio_wake" => Call::Wake {
-                        page: a.page.expect("page"),
-                    },
-                    other => unreachable!("validated syscall {other}"),
+                    Syscall::Mmap => Call::Mmap,
+                    Syscall::UffdioRegister => Call::Register,
+                    Syscall::UffdioCopy { page } => Call::Copy { page },
+                    Syscall::UffdioWake { page } => Call::Wake { page },
                 };
-                let ret = completion(&|x| x.action == "return");
-                let (start, done) = span(t, &s.thread, i, ret);
+                let ret = completion(&|a| matches!(a, Action::Return { .. }));
+                let (start, done) = span(t, thread, i, ret);
                 ops.push(Op {
                     named: i,
                     start,
@@ -232,30 +112,40 @@ pub fn plan(t: &Trace) -> Plan {
                         thread,
                         call,
                     }),
-                    done_act: ret.map(|r| Act::Return {
-                        step: r,
-                        thread,
-                        ret: t.steps[r].args.ret.clone().expect("return has ret"),
+                    done_act: ret.map(|r| {
+                        let Action::Return { call, ret } = t.steps[r].action else {
+                            unreachable!("found a return")
+                        };
+                        Act::Return {
+                            step: r,
+                            thread,
+                            call,
+                            ret,
+                        }
                     }),
                 });
             }
-            (Level::Access, "touch") => {
-                let m = thread.mapper().expect("mappers touch");
-                let page = a.page.expect("page");
-                let end = completion(&|x| x.action == "touched" || x.action == "sigbus");
-                let mmu = (i + 1..end.unwrap_or(t.steps.len()))
-                    .find(|&j| t.steps[j].thread == s.thread && t.steps[j].action == "mmu");
-                let hit = mmu.and_then(|j| t.steps[j].args.hit);
+            Action::Touch { page, write } => {
+                let m = thread.mapper_number().expect("mappers touch");
+                let end =
+                    completion(&|a| matches!(a, Action::Touched { .. } | Action::Sigbus { .. }));
+                let mmu = (i + 1..end.unwrap_or(t.steps.len())).find(|&j| {
+                    t.steps[j].thread == thread && matches!(t.steps[j].action, Action::Mmu { .. })
+                });
+                let hit = mmu.and_then(|j| match t.steps[j].action {
+                    Action::Mmu { hit, .. } => Some(hit),
+                    _ => None,
+                });
                 let from = mmu.unwrap_or(i);
                 // A fault acts in hugetlb_no_page (maps, allocates, raises MISSING or SIGBUS);
                 // what comes before it are locks and checks.
-                let acts_at = kernel_steps(t, &s.thread, from, end.unwrap_or(t.steps.len()))
+                let acts_at = kernel_steps(t, thread, from, end.unwrap_or(t.steps.len()))
                     .into_iter()
-                    .find(|&k| t.steps[k].action == "hugetlb_no_page");
+                    .find(|&k| t.steps[k].action.kernel_step() == Some(KernelStep::HugetlbNoPage));
                 let (start, done) = match hit {
                     Some(true) => (from, end.map(|_| from)),
                     _ => {
-                        let (start, done) = span(t, &s.thread, from, end);
+                        let (start, done) = span(t, thread, from, end);
                         (acts_at.unwrap_or(start).min(start), done)
                     }
                 };
@@ -268,31 +158,34 @@ pub fn plan(t: &Trace) -> Plan {
                         step: i,
                         mapper: m,
                         page,
-                        write: a.write.expect("write"),
+                        write,
                         window,
                     }),
                     done_act: end.map(|d| Act::Touched {
                         step: d,
                         mapper: m,
                         page,
-                        outcome: match t.steps[d].args.value {
-                            Some(v) => Outcome::Value(v),
-                            None => Outcome::Sigbus,
+                        outcome: match t.steps[d].action {
+                            Action::Touched { value, .. } => Outcome::Value(value),
+                            _ => Outcome::Sigbus,
                         },
                         hit,
                     }),
                 });
             }
-            (Level::Uffd, "uffd_missing") => {
-                let m = thread.mapper().expect("mapper");
-                let page = a.page.expect("page");
-                let main = format!("mapper{m}");
+            Action::UffdMissing { page, .. } => {
+                let m = thread.mapper_number().expect("mapper");
+                let main = thread.main();
                 let raised = (0..i)
                     .rev()
                     .find(|&j| {
-                        t.steps[j].thread == main
-                            && t.steps[j].action == "hugetlb_no_page"
-                            && t.steps[j].args.page == Some(page)
+                        let s = &t.steps[j];
+                        s.thread == main
+                            && s.action
+                                == Action::Kernel {
+                                    step: KernelStep::HugetlbNoPage,
+                                    page: Some(page),
+                                }
                     })
                     .unwrap_or(i);
                 ops.push(Op {
@@ -307,7 +200,6 @@ pub fn plan(t: &Trace) -> Plan {
                     }),
                 });
             }
-            (level, name) => unreachable!("validated action {name} at {level:?}"),
         }
     }
     // (position, 0 = start / 1 = done, operation order) orders the acts.
@@ -342,7 +234,7 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
         let mut done = None;
         match &a {
             Act::Start { thread, .. } => in_flight.push((*thread, false)),
-            Act::Touch { mapper, .. } => in_flight.push((Thread::Mapper(*mapper), true)),
+            Act::Touch { mapper, .. } => in_flight.push((Thread::mapper(*mapper), true)),
             Act::Missing { mapper, .. } => {
                 asleep.push(*mapper);
                 missing[*mapper as usize] += 1;
@@ -355,7 +247,7 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
                 if *outcome == Outcome::Sigbus {
                     sigbus[*mapper as usize] += 1;
                 }
-                done = Some(Thread::Mapper(*mapper));
+                done = Some(Thread::mapper(*mapper));
             }
             Act::Observe { .. } => {}
         }
@@ -375,7 +267,7 @@ fn with_observations(t: &Trace, acts: Vec<(usize, Act)>) -> Vec<Act> {
     }
     let sleepers_only = in_flight
         .iter()
-        .all(|(th, touch)| *touch && th.mapper().is_some_and(|m| asleep.contains(&m)));
+        .all(|(th, touch)| *touch && th.mapper_number().is_some_and(|m| asleep.contains(&m)));
     if !in_flight.is_empty() && sleepers_only {
         out.push(Act::Observe {
             step: t.steps.len() - 1,

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
+use traces::Call;
 
 /// Driver -> manager.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -46,7 +47,7 @@ pub enum MapperCmd {
         sigbus: bool,
     },
     /// A touch of `page`: a read, or a write of `write`. With `window`, the touch waits until
-    /// the punch has been running for `window.delay_us` and then touches until it faults.
+    /// the punch has been running for `window.delay_us` and then touches once.
     Touch {
         page: usize,
         write: Option<u64>,
@@ -73,15 +74,16 @@ pub struct Window {
     pub timeout_ms: u64,
 }
 
-/// A system call's outcome: `ok` or an errno name.
-pub type Ret = Result<(), String>;
+/// A system call's outcome: `Ok` or the raw errno it failed with (compared with a trace's
+/// prediction by value; named only when shown).
+pub type Ret = Result<(), i32>;
 
 /// Actor -> driver.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Report {
     /// A system call of the manager or a mapper's main thread returned.
     Returned {
-        call: String,
+        call: Call,
         ret: Ret,
         start_ns: u64,
         end_ns: u64,
@@ -89,12 +91,11 @@ pub enum Report {
     /// `mmap` returned this base address (for pagemap).
     Mapped { base: usize },
     /// A touch finished: the word read (or written), or SIGBUS; whether it faulted (the
-    /// thread's minor fault count moved); how many touches hit the PTE before it (window).
+    /// thread's minor fault count moved).
     Touched {
         page: usize,
         result: Result<u64, String>,
         faulted: bool,
-        hits_before: u32,
         start_ns: u64,
         end_ns: u64,
     },
@@ -111,7 +112,7 @@ pub enum Report {
     },
     /// A handler ioctl returned.
     HandlerReturned {
-        call: String,
+        call: Call,
         ret: Ret,
         start_ns: u64,
         end_ns: u64,

@@ -2,6 +2,7 @@
 //! what the host does with what the model predicts.
 
 use crate::actors::{Cast, Who};
+use crate::error::{ReplayError, Result};
 use crate::evidence::accounting::{self, Disturbed, Sample};
 use crate::evidence::attempt::{judge, AttemptEvidence, Inputs};
 use crate::evidence::blocking::{Expected, Role};
@@ -12,14 +13,15 @@ use crate::evidence::record::Recorder;
 use crate::evidence::window::{Subject, Touch};
 use crate::layout::Layout;
 use crate::observe::{describe, Host};
-use crate::plan::{plan, Act, Call, Outcome, Plan, Thread};
+use crate::plan::{plan, Act, Call, Outcome, Plan};
 use crate::protocol::{ManagerCmd, MapperCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
 use crate::sys::host::HugePool;
+use crate::sys::{errno_name, errno_value};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use traces::{Kind, Trace, Value};
+use traces::{Errno, Thread, Trace, UffdPolicy, Value, Word};
 
 /// How to replay.
 #[derive(Clone, Debug)]
@@ -66,14 +68,14 @@ pub fn pages_needed(trace: &Trace, opts: &Options) -> u64 {
 }
 
 /// Loads and replays a trace file.
-pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport, String> {
-    let trace = traces::load(path).map_err(|e| e.to_string())?;
+pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport> {
+    let trace = traces::load(path)?;
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |f| f.to_string_lossy().into(),
     );
     let reproduce = format!("hugepunch replay {}", path.display());
-    replay(&trace, &name, &reproduce, opts).map_err(|e| format!("{}: {e}", path.display()))
+    replay(&trace, &name, &reproduce, opts)
 }
 
 /// Why a trace is not replayed with these options: it predicts a deadlock, and a kernel that
@@ -91,14 +93,9 @@ pub fn refusal(trace: &Trace, opts: &Options) -> Option<String> {
 
 /// Replays a trace: once if its interleaving needs no forcing, else `opts.attempts` times.
 /// Refuses a trace that predicts a hang unless `opts.allow_hang` ([`refusal`]).
-pub fn replay(
-    trace: &Trace,
-    name: &str,
-    reproduce: &str,
-    opts: &Options,
-) -> io::Result<TraceReport> {
+pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Result<TraceReport> {
     if let Some(why) = refusal(trace, opts) {
-        return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, why).into());
     }
     let plan = plan(trace);
     let layout = Layout::new(trace.meta.config.pages, plan.raced, opts.padding);
@@ -137,7 +134,7 @@ pub fn replay(
         .or(achieved.first().copied())
         .or(outcomes.last())
         .expect("one attempt");
-    let counterexample = trace.meta.kind == Kind::Counterexample;
+    let counterexample = trace.meta.kind == traces::Kind::Counterexample;
     let evidence: Vec<AttemptEvidence> =
         outcomes.iter().filter_map(|o| o.evidence.clone()).collect();
     let mut findings: Vec<String> = Vec::new();
@@ -172,14 +169,9 @@ pub fn replay(
     });
     Ok(TraceReport {
         trace: name.to_string(),
-        variant: trace.meta.variant.clone(),
+        variant: trace.meta.variant.name().into(),
         property: trace.meta.property.clone(),
-        kind: if counterexample {
-            "counterexample"
-        } else {
-            "witness"
-        }
-        .into(),
+        kind: trace.meta.kind.name().into(),
         verdict,
         achieved: achieved.len() as u32,
         attempts,
@@ -247,7 +239,6 @@ struct Attempt<'a> {
     opts: &'a Options,
     cast: Cast,
     bases: Vec<Option<usize>>,
-    buffered: Vec<(Who, Report)>,
     missing: Vec<u32>,
     sigbus: Vec<u32>,
     padding_present: bool,
@@ -268,7 +259,7 @@ impl Attempt<'_> {
         layout: &Layout,
         opts: &Options,
         expect: &Expectations,
-    ) -> io::Result<AttemptOutcome> {
+    ) -> Result<AttemptOutcome> {
         let t0 = Instant::now();
         let pool_base = if opts.kernel_events {
             Some(pool_sample(0)?)
@@ -290,7 +281,6 @@ impl Attempt<'_> {
             opts,
             cast,
             bases: vec![None; n],
-            buffered: Vec::new(),
             missing: vec![0; n],
             sigbus: vec![0; n],
             padding_present: false,
@@ -303,9 +293,13 @@ impl Attempt<'_> {
         };
         let mut mismatch = None;
         for act in &plan.acts {
-            if let Err(m) = a.act(act)? {
-                mismatch = Some(m);
-                break;
+            match a.act(act) {
+                Ok(()) => {}
+                Err(ReplayError::Mismatch(m)) => {
+                    mismatch = Some(*m);
+                    break;
+                }
+                Err(e) => return Err(e),
             }
         }
         let window = a.window_hit();
@@ -341,65 +335,71 @@ impl Attempt<'_> {
         &self.trace.meta.config
     }
 
-    fn mismatch(&self, step: usize, field: &str, predicted: String, host: String) -> Mismatch {
+    fn mismatch(&self, step: usize, field: &str, predicted: String, host: String) -> ReplayError {
         Mismatch {
             step,
-            action: self.trace.steps[step].action.clone(),
+            action: self.trace.steps[step].action.name().into(),
             field: field.into(),
             predicted,
             host,
         }
+        .into()
     }
 
-    /// Runs one act; `Ok(Err(m))` when the host diverges.
-    fn act(&mut self, act: &Act) -> io::Result<Result<(), Mismatch>> {
+    /// Runs one act; `Err(ReplayError::Mismatch)` when the host diverges.
+    fn act(&mut self, act: &Act) -> Result<()> {
         let l = self.layout;
         match act {
             Act::Start { thread, call, .. } => {
-                match (*thread, call) {
-                    (Thread::Manager, Call::Prealloc) => self.manager_cmd(ManagerCmd::Prealloc {
+                let mapper = || thread.mapper_number().expect("a mapper's call");
+                match *call {
+                    Call::Prealloc => self.manager_cmd(ManagerCmd::Prealloc {
                         pages: l.host_pages(),
                         markers: l.markers(),
                     }),
-                    (Thread::Manager, &Call::Fallocate { start, end }) => {
+                    Call::Fallocate { start, end } => {
                         let (first, count) = l.host_range(start, end);
                         self.manager_cmd(ManagerCmd::Fallocate { first, count })
                     }
-                    (Thread::Manager, &Call::Punch { start, end }) => {
+                    Call::Punch { start, end } => {
                         let (first, count) = l.host_range(start, end);
                         self.manager_cmd(ManagerCmd::Punch { first, count })
                     }
-                    (Thread::Mapper(m), Call::Mmap) => self.mapper_cmd(
-                        m,
+                    Call::Mmap => self.mapper_cmd(
+                        mapper(),
                         MapperCmd::Mmap {
                             pages: l.host_pages(),
                         },
                     ),
-                    (Thread::Mapper(m), Call::Register) => {
-                        let sigbus = self.cfg().uffd == "sigbus";
-                        self.mapper_cmd(m, MapperCmd::Register { sigbus })
+                    Call::Register => {
+                        let sigbus = self.cfg().uffd == UffdPolicy::Sigbus;
+                        self.mapper_cmd(mapper(), MapperCmd::Register { sigbus })
                     }
-                    (Thread::Handler(m), &Call::Copy { page }) => self.mapper_cmd(
-                        m,
+                    Call::Copy { page } => self.mapper_cmd(
+                        mapper(),
                         MapperCmd::Copy {
                             page: l.host(page),
-                            word: Value::Fill(m).word(page),
+                            word: Value::Fill(mapper()).word(page),
                         },
                     ),
-                    (Thread::Handler(m), &Call::Wake { page }) => {
-                        self.mapper_cmd(m, MapperCmd::Wake { page: l.host(page) })
+                    Call::Wake { page } => {
+                        self.mapper_cmd(mapper(), MapperCmd::Wake { page: l.host(page) })
                     }
-                    (th, call) => panic!("{th:?} does not make {call:?}"),
                 }?;
-                Ok(Ok(()))
+                Ok(())
             }
-            Act::Return { step, thread, ret } => self.await_return(*step, *thread, ret),
+            &Act::Return {
+                step,
+                thread,
+                call,
+                ret,
+            } => self.await_return(step, thread, call, ret),
             &Act::Touch {
+                step,
                 mapper,
                 page,
                 write,
                 window,
-                ..
             } => {
                 if window {
                     self.window_touches.push((mapper, page));
@@ -418,22 +418,15 @@ impl Attempt<'_> {
                     },
                 )?;
                 if window.is_none() {
-                    return Ok(Ok(()));
+                    return Ok(());
                 }
                 // The punch must not start before the window touch is spinning.
                 let host = l.host(page);
-                let what = format!("mapper{mapper} armed for the race window");
-                let step = self
-                    .trace
-                    .steps
-                    .iter()
-                    .position(|s| s.action == "touch")
-                    .unwrap_or(0);
-                Ok(self
-                    .wait(step, &what, |w, r| {
-                        *w == Who::Mapper(mapper) && *r == Report::Armed { page: host }
-                    })?
-                    .map(|_| ()))
+                let what = format!("{} armed for the race window", Thread::mapper(mapper));
+                self.wait(step, &what, |w, r| {
+                    w == Who::Mapper(mapper) && *r == Report::Armed { page: host }
+                })?;
+                Ok(())
             }
             &Act::Touched {
                 step,
@@ -445,13 +438,11 @@ impl Attempt<'_> {
             &Act::Missing { step, mapper, page } => {
                 let host = l.host(page);
                 let what = format!("a MISSING event on page {page}");
-                match self.wait(step, &what, |w, r| {
-                    *w == Who::Mapper(mapper)
+                self.wait(step, &what, |w, r| {
+                    w == Who::Mapper(mapper)
                         && matches!(r, Report::Missing { page: p, .. } if *p == host)
-                })? {
-                    Ok(_) => Ok(Ok(())),
-                    Err(m) => Ok(Err(m)),
-                }
+                })?;
+                Ok(())
             }
             Act::Observe {
                 step,
@@ -473,12 +464,13 @@ impl Attempt<'_> {
                     missing: self.missing.clone(),
                     sigbus: self.sigbus.clone(),
                 };
-                let mismatch = host.compare(&self.trace.steps[step], missing, sigbus)?;
+                let compared = host.compare(&self.trace.steps[step], missing, sigbus);
+                if let Err(e @ (ReplayError::Io(_) | ReplayError::Trace(_))) = compared {
+                    return Err(e);
+                }
+                // The pool is checked at every quiet point, also where the host differs.
                 self.check_pool(step)?;
-                Ok(match mismatch {
-                    Some(m) => Err(m),
-                    None => Ok(()),
-                })
+                compared
             }
         }
     }
@@ -594,8 +586,8 @@ impl Attempt<'_> {
             },
         ) = (who, r)
         {
-            self.padding_present = call == "fallocate";
-            if call == "punch_hole" {
+            self.padding_present = *call == traces::Call::Fallocate;
+            if *call == traces::Call::PunchHole {
                 self.punch = Some((
                     self.cast.shared.load(PUNCH_STARTED),
                     self.cast.shared.load(PUNCH_RETURNED),
@@ -609,29 +601,28 @@ impl Attempt<'_> {
         &mut self,
         step: usize,
         what: &str,
-        want: impl Fn(&Who, &Report) -> bool,
-    ) -> io::Result<Result<Report, Mismatch>> {
+        want: impl Fn(Who, &Report) -> bool,
+    ) -> Result<Report> {
         self.wait_for(step, what, self.opts.timeout, want)
     }
 
+    /// Waits as [`Attempt::wait`] does, for at most `timeout`. A report on the way that says
+    /// an actor failed, or that the window touch missed the punch, ends the wait.
     fn wait_for(
         &mut self,
         step: usize,
         what: &str,
         timeout: Duration,
-        want: impl Fn(&Who, &Report) -> bool,
-    ) -> io::Result<Result<Report, Mismatch>> {
-        if let Some(i) = self.buffered.iter().position(|(w, r)| want(w, r)) {
-            return Ok(Ok(self.buffered.remove(i).1));
-        }
+        want: impl Fn(Who, &Report) -> bool,
+    ) -> Result<Report> {
         let deadline = Instant::now() + timeout;
-        loop {
-            let Some((w, r)) = self.cast.mailbox.next(deadline)? else {
-                let pending: Vec<String> = self
-                    .buffered
-                    .iter()
-                    .map(|(w, r)| format!("{w:?}: {r:?}"))
-                    .collect();
+        let mut mailbox = std::mem::take(&mut self.cast.mailbox);
+        let got = mailbox.wait_for(deadline, |w, r| self.seen(step, w, r), want);
+        let pending = mailbox.pending();
+        self.cast.mailbox = mailbox;
+        match got? {
+            Some(r) => Ok(r),
+            None => {
                 let host = if pending.is_empty() {
                     format!("nothing within {timeout:?}")
                 } else {
@@ -640,25 +631,25 @@ impl Attempt<'_> {
                         pending.join("; ")
                     )
                 };
-                return Ok(Err(self.mismatch(step, "event", what.to_string(), host)));
-            };
-            self.note(w, &r);
-            if let Report::Failed { what } = &r {
-                return Err(io::Error::other(format!("{w:?} failed: {what}")));
+                Err(self.mismatch(step, "event", what.to_string(), host))
             }
-            if let Report::WindowMissed { late_us, .. } = &r {
-                let host = format!("the window touch ran {late_us} us after the punch started, once it had returned");
-                return Ok(Err(self.mismatch(
-                    step,
-                    "race window",
-                    "a touch inside the punch".into(),
-                    host,
-                )));
+        }
+    }
+
+    /// A report as it arrives: its side effects, and the ones that end any wait.
+    fn seen(&mut self, step: usize, w: Who, r: &Report) -> Result<()> {
+        self.note(w, r);
+        match r {
+            Report::Failed { what } => {
+                Err(io::Error::other(format!("{w:?} failed: {what}")).into())
             }
-            if want(&w, &r) {
-                return Ok(Ok(r));
+            Report::WindowMissed { late_us, .. } => {
+                let host = format!(
+                    "the window touch ran {late_us} us after the punch started, once it had returned"
+                );
+                Err(self.mismatch(step, "race window", "a touch inside the punch".into(), host))
             }
-            self.buffered.push((w, r));
+            _ => Ok(()),
         }
     }
 
@@ -666,44 +657,42 @@ impl Attempt<'_> {
         &mut self,
         step: usize,
         thread: Thread,
-        ret: &str,
-    ) -> io::Result<Result<(), Mismatch>> {
-        let call = self.trace.steps[step].args.call.clone().unwrap_or_default();
+        call: traces::Call,
+        ret: std::result::Result<(), Errno>,
+    ) -> Result<()> {
         // Allocating (and zeroing) the whole file, padding included, takes a while.
-        let slow = thread == Thread::Manager && call == "fallocate";
-        let (who, handler) = match thread {
-            Thread::Manager => (Who::Manager, false),
-            Thread::Mapper(m) => (Who::Mapper(m), false),
-            Thread::Handler(m) => (Who::Mapper(m), true),
+        let slow = thread == Thread::MANAGER && call == traces::Call::Fallocate;
+        let who = match thread.mapper_number() {
+            None => Who::Manager,
+            Some(m) => Who::Mapper(m),
         };
-        let what = format!("{call} returning {ret}");
+        let handler = thread.ctx == traces::Ctx::Handler;
+        let what = format!("{call} returning {}", traces::ret_name(ret));
         let timeout = if slow {
             self.opts.timeout + Duration::from_millis(10 * self.layout.host_pages() as u64)
         } else {
             self.opts.timeout
         };
-        let got = self.wait_for(step, &what, timeout, |w, r| {
-            *w == who
+        let r = self.wait_for(step, &what, timeout, |w, r| {
+            w == who
                 && match r {
                     Report::Returned { call: c, .. } => !handler && *c == call,
                     Report::HandlerReturned { call: c, .. } => handler && *c == call,
                     _ => false,
                 }
         })?;
-        let r = match got {
-            Ok(r) => r,
-            Err(m) => return Ok(Err(m)),
-        };
         let host_ret = match r {
             Report::Returned { ret, .. } | Report::HandlerReturned { ret, .. } => ret,
             _ => unreachable!("matched a return"),
         };
-        let host = host_ret.err().unwrap_or_else(|| "ok".into());
-        Ok(if host == ret {
-            Ok(())
-        } else {
-            Err(self.mismatch(step, "ret", ret.into(), host))
-        })
+        let predicted = ret.map_err(errno_value);
+        if host_ret == predicted {
+            return Ok(());
+        }
+        let show = |r: std::result::Result<(), i32>| {
+            r.map_or_else(|e| errno_name(e).to_string(), |()| "ok".into())
+        };
+        Err(self.mismatch(step, "ret", show(predicted), show(host_ret)))
     }
 
     fn await_touched(
@@ -713,17 +702,13 @@ impl Attempt<'_> {
         page: u8,
         outcome: Outcome,
         hit: Option<bool>,
-    ) -> io::Result<Result<(), Mismatch>> {
+    ) -> Result<()> {
         let host_page = self.layout.host(page);
-        let what = format!("mapper{mapper}'s touch of page {page} to end");
-        let got = self.wait(step, &what, |w, r| {
-            *w == Who::Mapper(mapper)
+        let what = format!("{}'s touch of page {page} to end", Thread::mapper(mapper));
+        let r = self.wait(step, &what, |w, r| {
+            w == Who::Mapper(mapper)
                 && matches!(r, Report::Touched { page: p, .. } if *p == host_page)
         })?;
-        let r = match got {
-            Ok(r) => r,
-            Err(m) => return Ok(Err(m)),
-        };
         let Report::Touched {
             result, faulted, ..
         } = &r
@@ -744,20 +729,15 @@ impl Attempt<'_> {
             Err(e) => e.clone(),
         };
         if *result != predicted {
-            return Ok(Err(self.mismatch(
-                step,
-                "touch result",
-                show(&predicted),
-                show(result),
-            )));
+            return Err(self.mismatch(step, "touch result", show(&predicted), show(result)));
         }
         if let Some(hit) = hit {
             if hit == *faulted && result.is_ok() {
                 let say = |h: bool| if h { "hit (no fault)" } else { "page fault" }.to_string();
-                return Ok(Err(self.mismatch(step, "mmu", say(hit), say(!*faulted))));
+                return Err(self.mismatch(step, "mmu", say(hit), say(!*faulted)));
             }
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     /// The window touch landed in the race window: it faulted, read the predicted page, started
@@ -775,7 +755,6 @@ impl Attempt<'_> {
             let Report::Touched {
                 result: Ok(w),
                 faulted: true,
-                hits_before,
                 start_ns,
                 end_ns,
                 ..
@@ -788,7 +767,6 @@ impl Attempt<'_> {
                 punch_us: (end - start) as f64 / 1e3,
                 touch_start_us: (start_ns - start) as f64 / 1e3,
                 touch_end_us: (end_ns - start) as f64 / 1e3,
-                hits_before: *hits_before,
             })
         })
     }

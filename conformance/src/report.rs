@@ -50,8 +50,6 @@ pub struct WindowHit {
     /// When the window touch started and finished, in µs after the punch started.
     pub touch_start_us: f64,
     pub touch_end_us: f64,
-    /// Touches that found the page mapped before the one that faulted.
-    pub hits_before: u32,
 }
 
 /// One trace replayed.
@@ -135,8 +133,8 @@ impl TraceReport {
         if let Some(w) = &self.window {
             let _ = writeln!(
                 s,
-                "  race window: touch at {:.0}-{:.0} us into a {:.0} us punch ({} hits before the fault)",
-                w.touch_start_us, w.touch_end_us, w.punch_us, w.hits_before
+                "  race window: touch at {:.0}-{:.0} us into a {:.0} us punch",
+                w.touch_start_us, w.touch_end_us, w.punch_us
             );
         }
         if let Some(n) = self.windows_confirmed {

@@ -1,10 +1,10 @@
 //! The replay plans of a few corpus traces: what the driver starts, waits for and compares,
 //! in which order. No host needed.
 
-use conformance::plan::{plan, Act, Call, Thread};
+use conformance::plan::{plan, Act, Call};
 use conformance::window::window_touches;
 use std::path::Path;
-use traces::Trace;
+use traces::{Errno, Thread, Trace};
 
 fn load(name: &str) -> Trace {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -119,7 +119,7 @@ fn reuse_happens_after_the_missing_event_and_before_the_copy() {
     });
     let eexist = position(
         &p.acts,
-        |a| matches!(a, Act::Return { thread: Thread::Handler(0), ret, .. } if ret == "EEXIST"),
+        |a| matches!(a, Act::Return { thread, ret: Err(Errno::EEXIST), .. } if *thread == Thread::handler(0)),
     );
     assert!(missing < reuse, "{:#?}", p.acts);
     assert!(reuse < copy && copy < eexist, "{:#?}", p.acts);
@@ -128,7 +128,7 @@ fn reuse_happens_after_the_missing_event_and_before_the_copy() {
         matches!(
             a,
             Act::Return {
-                thread: Thread::Manager,
+                thread: Thread::MANAGER,
                 ..
             }
         )

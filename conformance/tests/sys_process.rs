@@ -14,17 +14,20 @@ fn proc_entry(pid: i32) -> bool {
 
 #[test]
 fn child_runs_the_closure_and_talks_over_the_stream() {
-    let mut child = fork_child(|stream| {
-        let mut line = String::new();
-        BufReader::new(&stream).read_line(&mut line).unwrap();
-        let reply = format!(
-            "pid {} got {}",
-            rustix::process::getpid().as_raw_nonzero(),
-            line.trim()
-        );
-        (&stream).write_all(reply.as_bytes()).unwrap();
-        7
-    })
+    // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+    let mut child = unsafe {
+        fork_child(|stream| {
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).unwrap();
+            let reply = format!(
+                "pid {} got {}",
+                rustix::process::getpid().as_raw_nonzero(),
+                line.trim()
+            );
+            (&stream).write_all(reply.as_bytes()).unwrap();
+            7
+        })
+    }
     .unwrap();
     child.stream().write_all(b"ping\n").unwrap();
     let mut reply = String::new();
@@ -42,9 +45,12 @@ fn child_runs_the_closure_and_talks_over_the_stream() {
 
 #[test]
 fn kill_then_wait_reports_sigkill_and_leaves_no_zombie() {
-    let mut child = fork_child(|_| loop {
-        std::thread::sleep(Duration::from_secs(1));
-    })
+    // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+    let mut child = unsafe {
+        fork_child(|_| loop {
+            std::thread::sleep(Duration::from_secs(1));
+        })
+    }
     .unwrap();
     let pid = child.pid();
     assert!(proc_entry(pid));
@@ -62,9 +68,12 @@ fn kill_then_wait_reports_sigkill_and_leaves_no_zombie() {
 
 #[test]
 fn drop_kills_and_reaps() {
-    let child = fork_child(|_| loop {
-        std::thread::sleep(Duration::from_secs(1));
-    })
+    // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+    let child = unsafe {
+        fork_child(|_| loop {
+            std::thread::sleep(Duration::from_secs(1));
+        })
+    }
     .unwrap();
     let pid = child.pid();
     drop(child);
@@ -78,15 +87,19 @@ fn drop_kills_and_reaps() {
 #[test]
 fn panics_are_contained() {
     // In the child: the closure panics, the child exits 101 and never returns into our code.
-    let mut child = fork_child(|_| panic!("child panic (expected)")).unwrap();
+    // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+    let mut child = unsafe { fork_child(|_| panic!("child panic (expected)")) }.unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(101));
 
     // In the parent: unwinding drops the Child, which kills and reaps it.
     let (tx, rx) = std::sync::mpsc::channel();
     let result = std::thread::spawn(move || {
-        let child = fork_child(|_| loop {
-            std::thread::sleep(Duration::from_secs(1));
-        })
+        // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+        let child = unsafe {
+            fork_child(|_| loop {
+                std::thread::sleep(Duration::from_secs(1));
+            })
+        }
         .unwrap();
         tx.send(child.pid()).unwrap();
         panic!("parent panic (expected)");
@@ -106,9 +119,12 @@ fn panics_are_contained() {
 #[test]
 fn death_signal_follows_the_forking_thread() {
     let pid = std::thread::spawn(|| {
-        let child = fork_child(|_| loop {
-            std::thread::sleep(Duration::from_secs(1));
-        })
+        // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+        let child = unsafe {
+            fork_child(|_| loop {
+                std::thread::sleep(Duration::from_secs(1));
+            })
+        }
         .unwrap();
         let pid = child.pid();
         // Leak the handle (no kill, no reap) and let the thread end.
@@ -135,13 +151,16 @@ fn fds_cross_the_socket() {
     if let Err(msg) = require_free_huge_pages(1) {
         panic!("{msg}");
     }
-    let mut child = fork_child(|stream| {
-        let file = HugeFile::memfd("sent").unwrap();
-        file.allocate(0, 1).unwrap();
-        use std::os::fd::AsFd;
-        send_fd(&stream, file.as_fd()).unwrap();
-        0
-    })
+    // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+    let mut child = unsafe {
+        fork_child(|stream| {
+            let file = HugeFile::memfd("sent").unwrap();
+            file.allocate(0, 1).unwrap();
+            use std::os::fd::AsFd;
+            send_fd(&stream, file.as_fd()).unwrap();
+            0
+        })
+    }
     .unwrap();
     let fd = recv_fd(child.stream()).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
@@ -152,7 +171,8 @@ fn fds_cross_the_socket() {
         "the child's memfd outlives the child"
     );
 
-    let mut silent = fork_child(|_| 0).unwrap();
+    // SAFETY: the child uses only its socket and its own memory: no stdio, env or shared Mutex.
+    let mut silent = unsafe { fork_child(|_| 0) }.unwrap();
     let err = recv_fd(silent.stream()).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
     silent.wait().unwrap();

@@ -42,15 +42,19 @@ fn records_only_the_followed_process_and_leaves_nothing() {
     // A child that allocates two huge pages of a memfd when told to, then punches one.
     let file = HugeFile::memfd("hp-tracefs-test").unwrap();
     let ino = rustix::fs::fstat(&file).unwrap().st_ino;
-    let mut child = fork_child(|mut s| {
-        let mut go = [0u8];
-        if s.read_exact(&mut go).is_err() {
-            return 1;
-        }
-        let ok = file.allocate(0, 2).is_ok() && file.punch_hole(0, 1).is_ok();
-        let _ = s.write_all(b"d");
-        i32::from(!ok)
-    })
+    // SAFETY: this file's only test runs on its own thread; the child takes no lock (no stdio,
+    // env or shared Mutex): it uses the stream and the memfd only.
+    let mut child = unsafe {
+        fork_child(|mut s| {
+            let mut go = [0u8];
+            if s.read_exact(&mut go).is_err() {
+                return 1;
+            }
+            let ok = file.allocate(0, 2).is_ok() && file.punch_hole(0, 1).is_ok();
+            let _ = s.write_all(b"d");
+            i32::from(!ok)
+        })
+    }
     .unwrap();
     let rec = Recorder::start(&[child.pid()]).unwrap_or_else(|e| {
         panic!("cannot record kernel events: {e} (needs root and a kernel with tracefs)")
@@ -82,18 +86,22 @@ fn records_only_the_followed_process_and_leaves_nothing() {
     assert_eq!(enabled_events(), events_before);
 
     // SIGKILL while an instance is live with events enabled: the janitor removes it.
-    let mut victim = fork_child(|mut s| {
-        let Ok(mut t) = TraceInstance::create() else {
-            return 1;
-        };
-        if t.enable("filemap/mm_filemap_add_to_page_cache").is_err() || t.start().is_err() {
-            return 2;
-        }
-        let _ = s.write_all(t.dir().to_string_lossy().as_bytes());
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    })
+    // SAFETY: as above; tracefs' own Mutex is not held by the parent here (its recorder is
+    // finished and no other thread of this test uses tracefs).
+    let mut victim = unsafe {
+        fork_child(|mut s| {
+            let Ok(mut t) = TraceInstance::create() else {
+                return 1;
+            };
+            if t.enable("filemap/mm_filemap_add_to_page_cache").is_err() || t.start().is_err() {
+                return 2;
+            }
+            let _ = s.write_all(t.dir().to_string_lossy().as_bytes());
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    }
     .unwrap();
     let mut dir = vec![0u8; 256];
     let n = victim.stream().read(&mut dir).unwrap();

@@ -18,6 +18,7 @@ pub mod node;
 pub mod page;
 pub mod procs;
 pub mod properties;
+pub mod steps;
 pub mod symmetry;
 pub mod variant;
 pub mod verdict;

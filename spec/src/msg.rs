@@ -1,8 +1,8 @@
 //! Messages between the processes and the kernel, and the kernel's steps to itself.
 
-use crate::ids::Tid;
-use crate::kernel::Step;
+use crate::ids::{Ctx, Tid};
 use crate::page::Data;
+use crate::steps::Step;
 use serde::{Deserialize, Serialize};
 
 /// A system call a process makes. Ranges are in huge pages, `[start, end)`.
@@ -21,6 +21,16 @@ pub enum Syscall {
     UffdioCopy { page: u8 },
     /// `ioctl(uffd, UFFDIO_WAKE)` of one page.
     UffdioWake { page: u8 },
+}
+
+impl Syscall {
+    /// The thread that makes it: the handler thread resolves faults, the main thread does the rest.
+    pub fn ctx(self) -> Ctx {
+        match self {
+            Syscall::UffdioCopy { .. } | Syscall::UffdioWake { .. } => Ctx::Handler,
+            _ => Ctx::Main,
+        }
+    }
 }
 
 /// The errno values the model can return.

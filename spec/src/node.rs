@@ -7,14 +7,44 @@ use crate::msg::{Msg, Syscall};
 use crate::procs::{HandlerState, MainState, ManagerState, MapperState, Touch};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 
 /// What an actor is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     Manager,
     Mapper(u8),
     Kernel,
+}
+
+impl fmt::Display for Role {
+    /// The actor's name in traces, renderings and the Explorer: `manager`, `mapper<N>`, `kernel`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Role::Manager => f.write_str("manager"),
+            Role::Mapper(m) => write!(f, "mapper{m}"),
+            Role::Kernel => f.write_str("kernel"),
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    /// The inverse of `Display`.
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "manager" => Ok(Role::Manager),
+            "kernel" => Ok(Role::Kernel),
+            _ => s
+                .strip_prefix("mapper")
+                .filter(|n| !n.starts_with('+'))
+                .and_then(|n| n.parse().ok())
+                .map(Role::Mapper)
+                .ok_or_else(|| format!("unknown actor '{s}'")),
+        }
+    }
 }
 
 /// One actor of the model.
@@ -127,6 +157,10 @@ impl Actor for Node {
     type Random = Touch;
     type Storage = ();
 
+    fn name(&self) -> String {
+        self.role.to_string()
+    }
+
     fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> NodeState {
         match self.role {
             Role::Manager => {
@@ -152,8 +186,11 @@ impl Actor for Node {
             }
             Role::Kernel => {
                 let mut k = state.kernel().clone();
-                if k.on_msg(&self.cfg, src, msg, o).is_ok() {
+                if let Ok(sends) = k.on_msg(&self.cfg, src, msg) {
                     *state = Cow::Owned(NodeState::Kernel(k));
+                    for (dst, m) in sends {
+                        o.send(dst, m);
+                    }
                 }
             }
         }

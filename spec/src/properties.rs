@@ -18,6 +18,9 @@ pub struct Prop {
     pub expectation: Expectation,
     pub sentence: &'static str,
     pub condition: fn(&HugeModel, &HugeState) -> bool,
+    /// A counterexample is a kernel that hangs (no thread can move, or the punch never
+    /// returns): its trace must not be replayed on a real kernel unless asked for.
+    pub hangs: bool,
 }
 
 /// Every property, in report order.
@@ -27,6 +30,7 @@ pub const PROPERTIES: [Prop; 14] = [
         expectation: Expectation::Always,
         sentence: "when the punch returns, every page of the hole is out of the page cache",
         condition: hole_freed_on_return,
+        hangs: false,
     },
     Prop {
         id: "hole_touch_caught",
@@ -34,78 +38,91 @@ pub const PROPERTIES: [Prop; 14] = [
         sentence:
             "after the punch returns, every mapper touch of the hole is caught by userfaultfd",
         condition: |_, s| !kernel(s).ghost.uncaught_hole_touch,
+        hangs: false,
     },
     Prop {
         id: "no_stale_mapping",
         expectation: Expectation::Always,
         sentence: "no mapper maps a page that is no longer in the page cache",
         condition: no_stale_mapping,
+        hangs: false,
     },
     Prop {
         id: "accounting",
         expectation: Expectation::Always,
         sentence: "pool, reservation and i_blocks accounting add up",
         condition: accounting,
+        hangs: false,
     },
     Prop {
         id: "no_bug_on",
         expectation: Expectation::Always,
         sentence: "no kernel BUG_ON is reached",
         condition: |_, s| kernel(s).ghost.bug.is_none(),
+        hangs: false,
     },
     Prop {
         id: "no_deadlock",
         expectation: Expectation::Always,
         sentence: "some thread can always move until all are done",
         condition: no_deadlock,
+        hangs: true,
     },
     Prop {
         id: "punch_returns",
         expectation: Expectation::Eventually,
         sentence: "the punch returns",
         condition: |_, s| kernel(s).ghost.punched,
+        hangs: true,
     },
     Prop {
         id: "race_window_fault",
         expectation: Expectation::Sometimes,
         sentence: "a fault maps a page between hugetlb_vmdelete_list and remove_inode_hugepages",
         condition: |_, s| kernel(s).ghost.race_window_fault,
+        hangs: false,
     },
     Prop {
         id: "hole_touch_missing",
         expectation: Expectation::Sometimes,
         sentence: "a touch of the hole raises MISSING",
         condition: |_, s| kernel(s).ghost.hole_touch_missing,
+        hangs: false,
     },
     Prop {
         id: "uffd_copy_eexist",
         expectation: Expectation::Sometimes,
         sentence: "UFFDIO_COPY returns EEXIST",
         condition: |_, s| kernel(s).ghost.uffd_copy_eexist,
+        hangs: false,
     },
     Prop {
         id: "uffd_copy_enomem",
         expectation: Expectation::Sometimes,
         sentence: "UFFDIO_COPY returns ENOMEM",
         condition: |_, s| kernel(s).ghost.uffd_copy_enomem,
+        hangs: false,
     },
     Prop {
         id: "fault_waits_on_marker",
         expectation: Expectation::Sometimes,
         sentence: "a fault waits on the hole marker",
         condition: |_, s| kernel(s).ghost.fault_waits_on_marker,
+        hangs: false,
     },
     Prop {
         id: "vmdelete_skips_vma",
         expectation: Expectation::Sometimes,
         sentence: "hugetlb_vmdelete_list skips a VMA whose vma_lock it could not trylock",
         condition: |_, s| kernel(s).ghost.vmdelete_skips_vma,
+        hangs: false,
     },
     Prop {
         id: "punch_frees_hole",
         expectation: Expectation::Sometimes,
         sentence: "the punch returns with the whole hole freed",
         condition: |_, s| kernel(s).ghost.punch_frees_hole,
+        hangs: false,
     },
 ];
 

@@ -1,20 +1,34 @@
 //! The hugepunch trace format: a counterexample or witness of the model, step by step, with
 //! the state a Linux host is predicted to show after each step.
 //!
-//! This crate is all the conformance replayer knows of the model: everything it needs to
-//! predict is in the trace. It does not depend on `spec`.
+//! The loader parses a file into typed steps (threads, actions, system calls, kernel steps,
+//! errnos) whose vocabulary is the model's own (`spec`'s `Role`, `Syscall`, `Errno`, kernel
+//! `Step`, `Variant`): a new step, actor or variant of the model needs no edit here. `spec`
+//! is pure (no I/O), so depending on it costs the replayer nothing but compile time.
 #![forbid(unsafe_code)]
 
+mod action;
+mod diff;
 mod error;
 mod load;
 mod schema;
+mod thread;
 mod value;
-pub mod vocab;
+mod wire;
 
+pub use action::{
+    errno_name, name_of, parse_ret, ret_name, Acquire, Action, Call, Errno, KernelStep, Level,
+    Syscall,
+};
+pub use diff::Change;
 pub use error::TraceError;
 pub use load::{load, parse};
-pub use schema::{Args, Config, Kind, Level, Meta, Observed, Step, Trace};
-pub use value::Value;
+pub use schema::{Config, Kind, Meta, Observed, RaceWindow, RacedFault, Step, Trace};
+pub use spec::ids::Ctx;
+pub use spec::node::Role;
+pub use spec::{TouchArea, UffdPolicy, Variant};
+pub use thread::Thread;
+pub use value::{Shown, Value, Word};
 
-/// The format version this crate reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this crate reads and writes. 2: `meta.race_window`.
+pub const FORMAT_VERSION: u32 = 2;

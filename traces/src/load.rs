@@ -1,12 +1,14 @@
-//! Reading and validating a trace, before anything touches a host.
+//! Reading a trace into typed steps, before anything touches a host: every name parsed, every
+//! index and page checked against the configuration, or a [`TraceError`] naming the field.
 
 use crate::error::TraceError;
-use crate::schema::{Config, Step, Trace};
-use crate::vocab::{self, Arg};
-use crate::FORMAT_VERSION;
+use crate::schema::{Config, Meta, Observed, RaceWindow, Step, Trace};
+use crate::wire::{parse_step, WireStep};
+use crate::{Action, KernelStep, FORMAT_VERSION};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// Reads and validates a trace file.
+/// Reads and parses a trace file.
 pub fn load(path: impl AsRef<Path>) -> Result<Trace, TraceError> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| TraceError {
@@ -18,21 +20,62 @@ pub fn load(path: impl AsRef<Path>) -> Result<Trace, TraceError> {
     parse(path, &text)
 }
 
-/// Parses and validates trace text; `file` names it in errors.
+mod file {
+    use super::{Meta, WireStep};
+    use serde::Deserialize;
+
+    /// The file as JSON spells it (named `Trace` for serde's messages).
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Trace {
+        pub meta: Meta,
+        pub steps: Vec<WireStep>,
+    }
+}
+use file::Trace as WireTrace;
+
+/// Just the format version, read first so an old file gets a clear error, not the first
+/// field it lacks.
+#[derive(Deserialize)]
+struct Probe {
+    meta: ProbeMeta,
+}
+
+#[derive(Deserialize)]
+struct ProbeMeta {
+    format: u32,
+}
+
+/// Parses trace text; `file` names it in errors.
 pub fn parse(file: impl AsRef<Path>, text: &str) -> Result<Trace, TraceError> {
     let file = file.as_ref().to_path_buf();
+    let p = Parser { file };
+    if let Ok(probe) = serde_json::from_str::<Probe>(text) {
+        let f = probe.meta.format;
+        if f != FORMAT_VERSION {
+            let why = if f < FORMAT_VERSION {
+                "; regenerate it with `hugepunch traces` (format 2 added meta.race_window)"
+            } else {
+                ""
+            };
+            return Err(p.err(
+                None,
+                "meta.format",
+                format!("format version {f} is not read by this build, which reads {FORMAT_VERSION}{why}"),
+            ));
+        }
+    }
     let de = &mut serde_json::Deserializer::from_str(text);
-    let trace: Trace = serde_path_to_error::deserialize(de).map_err(|e| {
+    let wire: WireTrace = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         TraceError {
             step: step_of_path(&field),
-            file: file.clone(),
+            file: p.file.clone(),
             field,
             message: e.inner().to_string(),
         }
     })?;
-    Validator { file }.trace(&trace)?;
-    Ok(trace)
+    p.trace(wire)
 }
 
 /// `steps[7].args.page` -> 7.
@@ -41,11 +84,11 @@ fn step_of_path(path: &str) -> Option<usize> {
     rest[..rest.find(']')?].parse().ok()
 }
 
-struct Validator {
+struct Parser {
     file: PathBuf,
 }
 
-impl Validator {
+impl Parser {
     fn err(
         &self,
         step: Option<usize>,
@@ -60,26 +103,9 @@ impl Validator {
         }
     }
 
-    fn trace(&self, t: &Trace) -> Result<(), TraceError> {
-        let m = &t.meta;
-        if m.format != FORMAT_VERSION {
-            return Err(self.err(
-                None,
-                "meta.format",
-                format!(
-                    "unknown format version {} (this build reads {FORMAT_VERSION})",
-                    m.format
-                ),
-            ));
-        }
-        if !vocab::VARIANTS.contains(&m.variant.as_str()) {
-            return Err(self.err(
-                None,
-                "meta.variant",
-                format!("unknown variant '{}'", m.variant),
-            ));
-        }
-        if !vocab::PROPERTIES.contains(&m.property.as_str()) {
+    fn trace(&self, w: WireTrace) -> Result<Trace, TraceError> {
+        let m = w.meta;
+        if spec::properties::by_id(&m.property).is_none() {
             return Err(self.err(
                 None,
                 "meta.property",
@@ -87,24 +113,30 @@ impl Validator {
             ));
         }
         self.config(&m.config)?;
-        if t.steps.is_empty() {
+        if w.steps.is_empty() {
             return Err(self.err(None, "steps", "a trace has at least one step"));
         }
-        if m.discovered_at == 0 || m.discovered_at > t.steps.len() {
+        if m.discovered_at == 0 || m.discovered_at > w.steps.len() {
             return Err(self.err(
                 None,
                 "meta.discovered_at",
                 format!(
                     "{} is not a step count of 1..={}",
                     m.discovered_at,
-                    t.steps.len()
+                    w.steps.len()
                 ),
             ));
         }
-        for (i, s) in t.steps.iter().enumerate() {
-            self.step(i, s, &m.config)?;
+        let steps = w
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.step(i, s, &m.config))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(rw) = &m.race_window {
+            self.race_window(rw, &steps)?;
         }
-        Ok(())
+        Ok(Trace { meta: m, steps })
     }
 
     fn config(&self, c: &Config) -> Result<(), TraceError> {
@@ -125,115 +157,71 @@ impl Validator {
         if !(1..=3).contains(&c.mappers) {
             return bad("mappers", format!("{} is not 1..=3", c.mappers));
         }
-        if !["outside_hole", "anywhere"].contains(&c.touch_area.as_str()) {
-            return bad(
-                "touch_area",
-                format!("unknown touch area '{}'", c.touch_area),
-            );
-        }
-        if !["none", "sigbus", "copy"].contains(&c.uffd.as_str()) {
-            return bad("uffd", format!("unknown uffd policy '{}'", c.uffd));
-        }
         if c.fault_mutex_slots == 0 {
             return bad("fault_mutex_slots", "must be at least 1".into());
         }
         Ok(())
     }
 
-    fn step(&self, i: usize, s: &Step, c: &Config) -> Result<(), TraceError> {
+    fn step(&self, i: usize, w: &WireStep, c: &Config) -> Result<Step, TraceError> {
         let f = |field: &str| format!("steps[{i}].{field}");
-        if s.index != i {
-            return Err(self.err(
-                Some(i),
-                f("index"),
-                format!("step {} out of order (expected {i})", s.index),
+        let bad = |field: &str, msg: String| self.err(Some(i), f(field), msg);
+        if w.index != i {
+            return Err(bad(
+                "index",
+                format!("step {} out of order (expected {i})", w.index),
             ));
         }
-        let is_mapper = |name: &str| {
-            name.strip_prefix("mapper")
-                .and_then(|n| n.parse::<u8>().ok())
-                .is_some_and(|n| n < c.mappers)
+        let (thread, action) = parse_step(w).map_err(|(field, msg)| bad(&field, msg))?;
+        if thread.mapper_number().is_some_and(|m| m >= c.mappers) {
+            return Err(bad(
+                "thread",
+                format!("'{thread}' but the trace has {} mappers", c.mappers),
+            ));
+        }
+        let step = Step {
+            index: i,
+            thread,
+            action,
+            observed: w.observed.clone(),
         };
-        if !(s.actor == "manager" || s.actor == "kernel" || is_mapper(&s.actor)) {
-            return Err(self.err(Some(i), f("actor"), format!("unknown actor '{}'", s.actor)));
-        }
-        let thread_ok = s.thread == "manager"
-            || is_mapper(&s.thread)
-            || s.thread.strip_suffix(".handler").is_some_and(is_mapper);
-        if !thread_ok {
-            return Err(self.err(
-                Some(i),
-                f("thread"),
-                format!("unknown thread '{}'", s.thread),
-            ));
-        }
-        let Some((level, required, optional)) = vocab::action(&s.action) else {
-            return Err(self.err(
-                Some(i),
-                f("action"),
-                format!("unknown action '{}'", s.action),
-            ));
-        };
-        if s.level != level {
-            return Err(self.err(
-                Some(i),
-                f("level"),
+        if step.actor().to_string() != w.actor {
+            return Err(bad(
+                "actor",
                 format!(
-                    "action '{}' is at level {level:?}, not {:?}",
-                    s.action, s.level
+                    "'{}' for a {:?} step of {thread} (expected '{}')",
+                    w.actor,
+                    step.level(),
+                    step.actor()
                 ),
             ));
         }
-        for a in Arg::ALL {
-            let present = a.present(&s.args);
-            if required.contains(&a) && !present {
-                return Err(self.err(
-                    Some(i),
-                    f(&format!("args.{}", a.name())),
-                    format!("'{}' needs it", s.action),
-                ));
+        let pages = match action {
+            Action::Call(spec::msg::Syscall::Fallocate { start, end })
+            | Action::Call(spec::msg::Syscall::PunchHole { start, end }) => {
+                vec![start, end.saturating_sub(1)]
             }
-            if present && !required.contains(&a) && !optional.contains(&a) {
-                return Err(self.err(
-                    Some(i),
-                    f(&format!("args.{}", a.name())),
-                    format!("'{}' takes no such argument", s.action),
-                ));
-            }
-        }
-        let pages = [
-            s.args.page,
-            s.args.start,
-            s.args.end.map(|e| e.saturating_sub(1)),
-        ];
-        if pages.into_iter().flatten().any(|p| p >= c.pages) {
-            return Err(self.err(
-                Some(i),
-                f("args"),
+            a => a.page().into_iter().collect(),
+        };
+        if pages.into_iter().any(|p| p >= c.pages) {
+            return Err(bad(
+                "args",
                 format!("a page beyond the file's {} pages", c.pages),
             ));
         }
-        if let Some(call) = &s.args.call {
-            if !vocab::SYSCALLS.contains(&call.as_str()) {
-                return Err(self.err(
-                    Some(i),
-                    f("args.call"),
-                    format!("unknown system call '{call}'"),
-                ));
-            }
-        }
-        if let Some(ret) = &s.args.ret {
-            if ret != "ok" && !vocab::ERRNOS.contains(&ret.as_str()) {
-                return Err(self.err(Some(i), f("args.ret"), format!("unknown return '{ret}'")));
-            }
-        }
-        let o = &s.observed;
+        self.observed(i, &step.observed, c)?;
+        Ok(step)
+    }
+
+    fn observed(&self, i: usize, o: &Observed, c: &Config) -> Result<(), TraceError> {
+        let bad = |field: &str, msg: String| {
+            Err(self.err(Some(i), format!("steps[{i}].observed.{field}"), msg))
+        };
         if o.file.len() != c.pages as usize {
-            return Err(self.err(
-                Some(i),
-                f("observed.file"),
+            return bad(
+                "file",
                 format!("{} pages, the file has {}", o.file.len(), c.pages),
-            ));
+            );
         }
         let per_mapper = [
             ("mapped", o.mapped.len()),
@@ -242,19 +230,72 @@ impl Validator {
         ];
         for (name, n) in per_mapper {
             if n != c.mappers as usize {
-                return Err(self.err(
-                    Some(i),
-                    f(&format!("observed.{name}")),
-                    format!("{n} entries for {} mappers", c.mappers),
-                ));
+                return bad(name, format!("{n} entries for {} mappers", c.mappers));
             }
         }
         if o.mapped.iter().flatten().any(|&p| p >= c.pages) {
-            return Err(self.err(
-                Some(i),
-                f("observed.mapped"),
+            return bad(
+                "mapped",
                 format!("a page beyond the file's {} pages", c.pages),
-            ));
+            );
+        }
+        Ok(())
+    }
+
+    /// The window's steps are the steps it says they are.
+    fn race_window(&self, w: &RaceWindow, steps: &[Step]) -> Result<(), TraceError> {
+        let bad = |field: &str, msg: String| {
+            Err(self.err(None, format!("meta.race_window.{field}"), msg))
+        };
+        let kernel_step = |i: usize| steps.get(i).and_then(|s| s.action.kernel_step());
+        if !matches!(
+            steps.get(w.punch).map(|s| s.action),
+            Some(Action::Call(spec::msg::Syscall::PunchHole { .. }))
+        ) {
+            return bad(
+                "punch",
+                format!("step {} is not a punch_hole call", w.punch),
+            );
+        }
+        if w.open <= w.punch || kernel_step(w.open) != Some(KernelStep::HugetlbVmdeleteList) {
+            return bad(
+                "open",
+                format!("step {} is not the punch's hugetlb_vmdelete_list", w.open),
+            );
+        }
+        if w.close.is_some_and(|c| c <= w.open || c >= steps.len()) {
+            return bad(
+                "close",
+                format!("{:?} is not a step after the opening", w.close),
+            );
+        }
+        for (k, rf) in w.faults.iter().enumerate() {
+            let fault_ok = kernel_step(rf.step) == Some(KernelStep::HugetlbNoPage)
+                && steps[rf.step].thread == rf.thread
+                && w.contains(rf.step)
+                && rf.step > w.open;
+            if !fault_ok {
+                return bad(
+                    &format!("faults[{k}].step"),
+                    format!(
+                        "step {} is not a hugetlb_no_page of {} inside the window",
+                        rf.step, rf.thread
+                    ),
+                );
+            }
+            let touch_ok = matches!(
+                steps.get(rf.touch).map(|s| (s.thread, s.action)),
+                Some((t, Action::Touch { page, .. })) if t == rf.thread && page == rf.page
+            ) && rf.touch < rf.step;
+            if !touch_ok {
+                return bad(
+                    &format!("faults[{k}].touch"),
+                    format!(
+                        "step {} is not {}'s touch of page {}",
+                        rf.touch, rf.thread, rf.page
+                    ),
+                );
+            }
         }
         Ok(())
     }

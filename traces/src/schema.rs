@@ -1,11 +1,14 @@
-//! The trace's JSON schema.
+//! A trace, typed: what the loader returns and the exporter writes.
 
+use crate::action::{Action, Level};
+use crate::thread::Thread;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
+use spec::node::Role;
+use spec::{TouchArea, UffdPolicy, Variant};
 
 /// A whole trace file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Trace {
     pub meta: Meta,
     pub steps: Vec<Step>,
@@ -17,10 +20,10 @@ pub struct Trace {
 pub struct Meta {
     /// [`crate::FORMAT_VERSION`].
     pub format: u32,
-    /// Kernel variant of the model (`v4_4`, `v4_5`, ...).
-    pub variant: String,
+    /// Kernel variant of the model.
+    pub variant: Variant,
     pub config: Config,
-    /// Property id (`hole_freed_on_return`, ...).
+    /// Property id (`hole_freed_on_return`, ...), one of the model's [`spec::PROPERTIES`].
     pub property: String,
     /// The property as a sentence.
     pub sentence: String,
@@ -33,15 +36,18 @@ pub struct Meta {
     pub description: String,
     /// What a host is expected to show when the trace is replayed on it.
     pub expected_host_outcome: String,
+    /// The punch's race window, as the model defines it (`Kernel::race_window_open`); `None`
+    /// when no punch gets as far as `hugetlb_vmdelete_list`.
+    pub race_window: Option<RaceWindow>,
 }
 
 impl Meta {
     /// The trace predicts that the kernel hangs: a counterexample of a property that only a
-    /// deadlock violates ([`crate::vocab::HANG_PROPERTIES`]). Replaying it on a real kernel that
-    /// has the bug leaves tasks blocked for good (a hung punch is unkillable).
+    /// deadlock violates ([`spec::Prop::hangs`]). Replaying it on a real kernel that has the
+    /// bug leaves tasks blocked for good (a hung punch is unkillable).
     pub fn predicts_hang(&self) -> bool {
         self.kind == Kind::Counterexample
-            && crate::vocab::HANG_PROPERTIES.contains(&self.property.as_str())
+            && spec::properties::by_id(&self.property).is_some_and(|p| p.hangs)
     }
 }
 
@@ -53,8 +59,17 @@ pub enum Kind {
     Witness,
 }
 
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Counterexample => "counterexample",
+            Kind::Witness => "witness",
+        }
+    }
+}
+
 /// The model configuration the trace comes from (the model's `ModelCfg` minus the variant,
-/// which is in [`Meta`]).
+/// which is in [`Meta`], and the mutation, which no trace has).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -63,78 +78,93 @@ pub struct Config {
     pub hole_end: u8,
     pub mappers: u8,
     pub touches: u8,
-    /// `outside_hole` or `anywhere`.
-    pub touch_area: String,
+    pub touch_area: TouchArea,
     pub writes: bool,
-    /// `none`, `sigbus` or `copy`.
-    pub uffd: String,
+    pub uffd: UffdPolicy,
     pub fault_mutex_slots: u8,
     pub hole_reuse: bool,
 }
 
-/// How deep in the system a step is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// A process makes or returns from a system call.
-    Syscall,
-    /// A kernel thread's step, at lock granularity: not directly visible on a host.
-    Kernel,
-    /// userfaultfd delivers a MISSING event or SIGBUS.
-    Uffd,
-    /// A mapper's memory access: chosen, walked by the MMU, completed.
-    Access,
+impl Config {
+    /// Whether a file page lies in the hole.
+    pub fn in_hole(&self, page: u8) -> bool {
+        (self.hole_start..self.hole_end).contains(&page)
+    }
+}
+
+/// The punch's race window: from the punch's `hugetlb_vmdelete_list` to the step after which
+/// `remove_inode_hugepages` has dealt with the page. A fault that maps a hole page inside it
+/// is a raced fault.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaceWindow {
+    /// The step of the `punch_hole` call.
+    pub punch: usize,
+    /// The punch's `hugetlb_vmdelete_list` step: the window opens.
+    pub open: usize,
+    /// The step after which the removal loop has dealt with [`RaceWindow::page`]: the window
+    /// closes. `None` when the trace ends with the window still open.
+    pub close: Option<usize>,
+    /// The first raced page, or without a raced fault the first hole page the removal loop
+    /// deals with.
+    pub page: Option<u8>,
+    /// The faults that map a hole page inside the window, in step order.
+    pub faults: Vec<RacedFault>,
+}
+
+/// A fault that maps a page of the hole inside the race window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RacedFault {
+    /// The `hugetlb_no_page` step that maps the page.
+    pub step: usize,
+    /// The `touch` step whose fault it is.
+    pub touch: usize,
+    /// The faulting thread.
+    pub thread: Thread,
+    pub page: u8,
+}
+
+impl RaceWindow {
+    /// Whether step `i` is inside the window (both ends included).
+    pub fn contains(&self, i: usize) -> bool {
+        i >= self.open && !matches!(self.close, Some(c) if i > c)
+    }
+
+    /// The last step inside the window, given the trace's length.
+    pub fn last(&self, steps: usize) -> usize {
+        self.close.unwrap_or(steps.saturating_sub(1))
+    }
+
+    /// The first raced fault.
+    pub fn fault(&self) -> Option<&RacedFault> {
+        self.faults.first()
+    }
 }
 
 /// One step of the trace.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Step {
     /// Position in `steps`, from 0.
     pub index: usize,
-    /// `manager`, `mapper<N>` or `kernel`.
-    pub actor: String,
-    /// The process thread involved: `manager`, `mapper<N>` or `mapper<N>.handler`. For a kernel
-    /// step, the thread running in the kernel.
-    pub thread: String,
-    pub level: Level,
-    /// The action's name (see [`crate::vocab`]).
-    pub action: String,
-    #[serde(default, skip_serializing_if = "Args::is_empty")]
-    pub args: Args,
+    /// The process thread involved. For a kernel step, the thread running in the kernel.
+    pub thread: Thread,
+    pub action: Action,
     /// The host-observable state after the step.
     pub observed: Observed,
 }
 
-/// An action's arguments; which ones an action needs is in [`crate::vocab`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Args {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub write: Option<bool>,
-    /// `mmu`: the page table mapped the page, so the access needed no fault.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hit: Option<bool>,
-    /// `return`: the system call that returns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub call: Option<String>,
-    /// `return`: `ok` or an errno name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ret: Option<String>,
-    /// `touched`: what the touch read (or wrote).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Value>,
-}
+impl Step {
+    pub fn level(&self) -> Level {
+        self.action.level()
+    }
 
-impl Args {
-    pub fn is_empty(&self) -> bool {
-        *self == Args::default()
+    /// The actor that takes the step: the kernel for a kernel step, else the thread's process.
+    pub fn actor(&self) -> Role {
+        match self.level() {
+            Level::Kernel => Role::Kernel,
+            _ => self.thread.process,
+        }
     }
 }
 

@@ -12,9 +12,10 @@
 
 use super::lifeline::{self, Lifeline};
 use super::show;
-use super::window::{race_window, RaceWindow};
+use super::window::race_window;
+use spec::node::Role;
 use std::collections::BTreeMap;
-use traces::{Config, Level, Step, Trace};
+use traces::{Action, Call, Config, KernelStep, RaceWindow, Shown, Step, Syscall, Thread, Trace};
 
 /// How an arrow is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,13 +86,13 @@ impl<'t> Diagram<'t> {
     /// The mappers of the configuration that take no step, so have no lifeline.
     pub fn idle_mappers(&self) -> Vec<String> {
         (0..self.trace.meta.config.mappers)
-            .map(|m| format!("mapper{m}"))
-            .filter(|m| {
+            .filter(|&m| {
                 !self
                     .lifelines
                     .iter()
-                    .any(|l| l.thread_name().starts_with(m.as_str()))
+                    .any(|l| l.thread.mapper_number() == Some(m))
             })
+            .map(|m| Role::Mapper(m).to_string())
             .collect()
     }
 
@@ -108,7 +109,7 @@ impl<'t> Diagram<'t> {
     /// Lays out a (validated) trace.
     pub fn new(trace: &'t Trace) -> Diagram<'t> {
         let window = race_window(trace);
-        let mut pending_fault: BTreeMap<&str, bool> = BTreeMap::new();
+        let mut pending_fault: BTreeMap<Thread, bool> = BTreeMap::new();
         let mut drafts = Vec::with_capacity(trace.steps.len());
         for s in &trace.steps {
             drafts.push(draft(&trace.meta.config, s, &mut pending_fault));
@@ -127,9 +128,10 @@ impl<'t> Diagram<'t> {
                 .position(|x| x == l)
                 .expect("every lifeline used is arranged")
         };
-        let raced = window
-            .as_ref()
-            .and_then(|w| w.fault.as_ref().map(|f| f.step));
+        let raced: Vec<usize> = window
+            .iter()
+            .flat_map(|w| w.fault().map(|f| f.step))
+            .collect();
         let rows = drafts
             .into_iter()
             .zip(&trace.steps)
@@ -146,9 +148,14 @@ impl<'t> Diagram<'t> {
                 lines: d.lines,
                 changes: match s.index {
                     0 => Vec::new(),
-                    i => show::changes(&trace.steps[i - 1].observed, &s.observed),
+                    i => trace.steps[i - 1]
+                        .observed
+                        .diff(&s.observed)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
                 },
-                raced: raced == Some(s.index),
+                raced: raced.contains(&s.index),
             })
             .collect();
         Diagram {
@@ -182,12 +189,13 @@ struct Draft {
     lines: Vec<String>,
 }
 
-/// A step's shape and label, with lifelines by name. `pending_fault` says, per mapper, whether
-/// its current touch took a page fault (so `touched` is the fault's answer).
-fn draft<'s>(c: &Config, s: &'s Step, pending_fault: &mut BTreeMap<&'s str, bool>) -> Draft {
-    let me = || Lifeline::thread(&s.thread);
-    let my_kernel = || Lifeline::kernel(&s.thread);
-    let page = |p: Option<u8>| p.map(|p| show::page(c, p)).unwrap_or_default();
+/// A step's shape and label, with lifelines by thread. `pending_fault` says, per mapper,
+/// whether its current touch took a page fault (so `touched` is the fault's answer).
+fn draft(c: &Config, s: &Step, pending_fault: &mut BTreeMap<Thread, bool>) -> Draft {
+    let me = || Lifeline::thread(s.thread);
+    let my_kernel = || Lifeline::kernel(s.thread);
+    let main_kernel = || Lifeline::kernel(s.thread.main());
+    let page = |p: u8| show::page(c, p);
     let arrow = |from, to, style, line: String| Draft {
         shape: DraftShape::Arrow { from, to, style },
         lines: vec![line],
@@ -196,57 +204,63 @@ fn draft<'s>(c: &Config, s: &'s Step, pending_fault: &mut BTreeMap<&'s str, bool
         shape: DraftShape::Note { on, style },
         lines,
     };
-    let a = &s.args;
-    match (s.level, s.action.as_str()) {
-        (Level::Kernel, _) => note(my_kernel(), NoteStyle::Kernel, kernel_lines(c, s)),
-        (Level::Syscall, "start") => note(me(), NoteStyle::Process, vec!["start".into()]),
-        (Level::Syscall, "return") => arrow(
+    match s.action {
+        Action::Kernel { .. } => note(my_kernel(), NoteStyle::Kernel, kernel_lines(c, s)),
+        Action::Start => note(me(), NoteStyle::Process, vec!["start".into()]),
+        Action::Return { call, ret } => arrow(
             my_kernel(),
             me(),
             ArrowStyle::Return,
-            format!(
-                "{} returned {}",
-                a.call.as_deref().unwrap_or("?"),
-                a.ret.as_deref().unwrap_or("?")
-            ),
+            format!("{call} returned {}", traces::ret_name(ret)),
         ),
-        (Level::Syscall, call) => {
-            let what = match (a.start, a.end, a.page) {
-                (Some(start), Some(end), _) => format!("{call} [{start}, {end})"),
-                (_, _, Some(_)) => format!("{call} {}", page(a.page)),
-                _ => call.to_string(),
+        Action::Call(sc) => {
+            let call = Call::of(sc);
+            let what = match sc {
+                Syscall::Fallocate { start, end } | Syscall::PunchHole { start, end } => {
+                    format!("{call} [{start}, {end})")
+                }
+                Syscall::UffdioCopy { page: p } | Syscall::UffdioWake { page: p } => {
+                    format!("{call} {}", page(p))
+                }
+                Syscall::Mmap | Syscall::UffdioRegister => call.to_string(),
             };
             arrow(me(), my_kernel(), ArrowStyle::Call, what)
         }
-        (Level::Access, "touch") => note(
+        Action::Touch { page: p, write } => note(
             me(),
             NoteStyle::Access,
-            vec![format!("touch {}, {}", page(a.page), show::access(a.write))],
+            vec![format!("touch {}, {}", page(p), show::access(write))],
         ),
-        (Level::Access, "mmu") if a.hit == Some(true) => {
-            pending_fault.insert(&s.actor, false);
+        Action::Mmu {
+            page: p, hit: true, ..
+        } => {
+            pending_fault.insert(s.thread, false);
             note(
                 me(),
                 NoteStyle::Access,
-                vec![format!("mmu hit: {} mapped", page(a.page))],
+                vec![format!("mmu hit: {} mapped", page(p))],
             )
         }
-        (Level::Access, "mmu") => {
-            pending_fault.insert(&s.actor, true);
+        Action::Mmu { page: p, write, .. } => {
+            pending_fault.insert(s.thread, true);
             arrow(
                 me(),
                 my_kernel(),
                 ArrowStyle::Fault,
-                format!("page fault: {}, {}", page(a.page), show::access(a.write)),
+                format!("page fault: {}, {}", page(p), show::access(write)),
             )
         }
-        (Level::Access, "touched") => {
-            let did = match (a.write, a.value) {
-                (Some(true), Some(v)) => format!("wrote {}", show::value(v)),
-                (_, Some(v)) => format!("read {}", show::value(v)),
-                _ => "done".into(),
+        Action::Touched {
+            page: p,
+            write,
+            value,
+        } => {
+            let did = if write {
+                format!("wrote {}", Shown(value))
+            } else {
+                format!("read {}", Shown(value))
             };
-            if pending_fault.insert(&s.actor, false) == Some(true) {
+            if pending_fault.insert(s.thread, false) == Some(true) {
                 arrow(
                     my_kernel(),
                     me(),
@@ -257,46 +271,49 @@ fn draft<'s>(c: &Config, s: &'s Step, pending_fault: &mut BTreeMap<&'s str, bool
                 note(
                     me(),
                     NoteStyle::Access,
-                    vec![format!("touched {}: {did}", page(a.page))],
+                    vec![format!("touched {}: {did}", page(p))],
                 )
             }
         }
-        (Level::Uffd, "sigbus") => {
-            pending_fault.insert(&s.actor, false);
+        Action::Sigbus { page: p } => {
+            pending_fault.insert(s.thread, false);
             arrow(
-                Lifeline::kernel(&s.actor),
+                main_kernel(),
                 me(),
                 ArrowStyle::Signal,
-                format!("SIGBUS {}", page(a.page)),
+                format!("SIGBUS {}", page(p)),
             )
         }
-        (Level::Uffd, _) => arrow(
-            Lifeline::kernel(&s.actor),
+        Action::UffdMissing { page: p, write } => arrow(
+            main_kernel(),
             me(),
             ArrowStyle::Event,
-            format!("MISSING event {}, {}", page(a.page), show::access(a.write)),
+            format!("MISSING event {}, {}", page(p), show::access(write)),
         ),
-        (Level::Access, other) => note(me(), NoteStyle::Access, vec![other.to_string()]),
     }
 }
 
 /// A kernel step's label: the function, then the lock operation and the page.
 pub fn kernel_lines(c: &Config, s: &Step) -> Vec<String> {
-    let (function, op) = match s.action.split_once(':') {
-        Some((f, op)) => (f, Some(op)),
-        None => (s.action.as_str(), None),
+    let Action::Kernel { step, page } = s.action else {
+        return vec![s.action.name().to_string()];
     };
-    let page = s.args.page.map(|p| show::page(c, p));
-    let finishing = ["remove_inode_hugepages", "hugetlbfs_fallocate"].contains(&function)
-        && op == Some("mutex_lock")
-        && page.is_none();
-    let op = op.map(|op| match op {
+    let (function, op) = match step.name().split_once(':') {
+        Some((f, op)) => (f, Some(op)),
+        None => (step.name(), None),
+    };
+    let page = page.map(|p| show::page(c, p));
+    let finishing = matches!(
+        step,
+        KernelStep::RemoveInodeHugepages | KernelStep::HugetlbfsFallocate
+    ) && page.is_none();
+    let op = op.map(|op| match step {
         _ if finishing => "no page left: returns".to_string(),
-        "schedule" => "wait: schedule".to_string(),
-        "i_private" => "check: inode->i_private".to_string(),
-        "retry" => "lock: i_mmap_lock_write (retry)".to_string(),
-        "mutex_lock_again" => "lock: mutex_lock (again)".to_string(),
-        op => format!("lock: {op}"),
+        KernelStep::HugetlbFaultMarkerWait => format!("wait: {op}"),
+        KernelStep::HugetlbFaultMarker => "check: inode->i_private".to_string(),
+        KernelStep::HugetlbUnmapFileFolioRetry => "lock: i_mmap_lock_write (retry)".to_string(),
+        KernelStep::RemoveUnmapAgainMutex => "lock: mutex_lock (again)".to_string(),
+        _ => format!("lock: {op}"),
     });
     let second = match (op, page) {
         (Some(op), Some(p)) => Some(format!("{op}, {p}")),

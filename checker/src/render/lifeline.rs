@@ -2,6 +2,10 @@
 //! kernel thread each of them runs in a system call or fault (`kernel:manager`,
 //! `kernel:mapper0`, `kernel:mapper0.handler`).
 
+use spec::ids::Ctx;
+use spec::node::Role;
+use traces::Thread;
+
 /// What a lifeline stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LifelineKind {
@@ -16,7 +20,9 @@ pub enum LifelineKind {
 /// One lifeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lifeline {
-    /// Its name as the trace spells it: `manager`, `mapper0.handler`, `kernel:mapper0`.
+    /// The thread this lifeline is, or runs in the kernel for.
+    pub thread: Thread,
+    /// Its name: the thread's (`manager`, `mapper0.handler`), or `kernel:mapper0`.
     pub name: String,
     /// An identifier without dots or colons (Mermaid participant ids): `k_mapper0_handler`.
     pub id: String,
@@ -25,56 +31,46 @@ pub struct Lifeline {
 
 impl Lifeline {
     /// The lifeline of a process thread (`manager`, `mapper0`, `mapper0.handler`).
-    pub fn thread(thread: &str) -> Lifeline {
-        let kind = if thread.ends_with(".handler") {
-            LifelineKind::Handler
-        } else {
-            LifelineKind::Process
+    pub fn thread(thread: Thread) -> Lifeline {
+        let kind = match thread.ctx {
+            Ctx::Handler => LifelineKind::Handler,
+            Ctx::Main => LifelineKind::Process,
         };
+        let name = thread.to_string();
         Lifeline {
-            name: thread.to_string(),
-            id: thread.replace(['.', ':'], "_"),
+            thread,
+            id: name.replace(['.', ':'], "_"),
+            name,
             kind,
         }
     }
 
     /// The lifeline of `thread` running in the kernel.
-    pub fn kernel(thread: &str) -> Lifeline {
+    pub fn kernel(thread: Thread) -> Lifeline {
+        let name = thread.to_string();
         Lifeline {
-            name: format!("kernel:{thread}"),
-            id: format!("k_{}", thread.replace(['.', ':'], "_")),
+            thread,
+            id: format!("k_{}", name.replace(['.', ':'], "_")),
+            name: format!("kernel:{name}"),
             kind: LifelineKind::Kernel,
         }
-    }
-
-    /// The thread this lifeline is, or runs in the kernel for.
-    pub fn thread_name(&self) -> &str {
-        self.name.strip_prefix("kernel:").unwrap_or(&self.name)
     }
 
     /// Left-to-right position: the manager and its kernel thread, then per mapper its kernel
     /// thread (next to the punch's, where the race is), the mapper, its handler and the
     /// handler's kernel thread.
-    pub fn order(&self) -> (u8, u8) {
-        let thread = self.thread_name();
-        let (process, handler) = match thread.split_once('.') {
-            Some((p, _)) => (p, true),
-            None => (thread, false),
-        };
-        let group = process
-            .strip_prefix("mapper")
-            .and_then(|n| n.parse::<u8>().ok())
-            .map_or(0, |n| n + 1);
+    pub fn order(&self) -> (Role, u8) {
+        let handler = self.thread.ctx == Ctx::Handler;
         let kernel = self.kind == LifelineKind::Kernel;
-        let slot = match (group, handler, kernel) {
-            (0, _, false) => 0,
-            (0, _, true) => 1,
+        let slot = match (self.thread.process, handler, kernel) {
+            (Role::Manager, _, false) => 0,
+            (Role::Manager, _, true) => 1,
             (_, false, true) => 0,
             (_, false, false) => 1,
             (_, true, false) => 2,
             (_, true, true) => 3,
         };
-        (group, slot)
+        (self.thread.process, slot)
     }
 }
 

@@ -3,9 +3,9 @@
 //!
 //! One lifeline per thread: the manager, each mapper and its uffd handler, and each of them
 //! running in the kernel (`kernel:manager` is the punch, `kernel:mapper0` mapper0's fault).
-//! The race window (from the punch's `hugetlb_vmdelete_list` to the `remove_inode_hugepages`
-//! step that reaches the raced page) is highlighted, and the fault that maps a hole page
-//! inside it marked; see [`window`].
+//! The race window (from the punch's `hugetlb_vmdelete_list` to the step after which
+//! `remove_inode_hugepages` is done with the raced page, as the model defines it and the trace
+//! records it) is highlighted, and the fault that maps a hole page inside it marked.
 
 pub mod diagram;
 pub mod lifeline;
@@ -22,7 +22,8 @@ use std::process::ExitCode;
 use traces::{Trace, TraceError};
 
 pub use diagram::Diagram;
-pub use window::{race_window, RaceWindow, RacedFault};
+pub use traces::{RaceWindow, RacedFault};
+pub use window::{race_window, Phrases};
 
 /// An output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

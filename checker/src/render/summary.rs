@@ -2,7 +2,7 @@
 //! reaches it (witness), and the file before the punch and at the end.
 
 use super::show;
-use traces::{Kind, Level, Trace};
+use traces::{Action, Kind, Shown, Syscall, Trace};
 
 /// The end note.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,16 +34,13 @@ impl Summary {
             "{} {} ({}, {})",
             m.property,
             if violated { "VIOLATED" } else { "REACHED" },
-            match m.kind {
-                Kind::Counterexample => "counterexample",
-                Kind::Witness => "witness",
-            },
+            m.kind.name(),
             m.variant
         );
         let punch = t
             .steps
             .iter()
-            .find(|s| s.level == Level::Syscall && s.action == "punch_hole");
+            .find(|s| matches!(s.action, Action::Call(Syscall::PunchHole { .. })));
         let before = match punch {
             Some(p) => format!(
                 "file before the punch (after step {}): {}",
@@ -64,7 +61,7 @@ impl Summary {
         let left: Vec<String> = (c.hole_start..c.hole_end)
             .filter_map(|p| {
                 let v = (*last.observed.file.get(p as usize)?)?;
-                Some(format!("page {p} ({})", show::value(v)))
+                Some(format!("page {p} ({})", Shown(v)))
             })
             .collect();
         let hole = format!(

@@ -7,10 +7,9 @@ use super::diagram::{ArrowStyle, Diagram, NoteStyle, Row, Shape};
 use super::lifeline::LifelineKind;
 use super::show;
 use super::summary::Summary;
-use super::window::one_line;
+use super::window::{one_line, Phrases};
 use super::Origin;
 use std::fmt::Write as _;
-use traces::Kind;
 
 /// Font size of body text, in pixels.
 const FONT: i64 = 12;
@@ -199,54 +198,313 @@ fn arrow_look(style: ArrowStyle) -> (&'static str, &'static str) {
     }
 }
 
+/// Where everything goes: computed first, then drawn.
+struct Layout<'d> {
+    d: &'d Diagram<'d>,
+    sum: Summary,
+    /// Lifeline column width.
+    column: i64,
+    /// Each step's file and mapped pages, as printed in the two right-hand columns.
+    files: Vec<String>,
+    mappeds: Vec<String>,
+    life_x0: i64,
+    file_x: i64,
+    mapped_x: i64,
+    width: i64,
+    height: i64,
+    /// Title lines and their classes.
+    title: Vec<(String, &'static str)>,
+    head_y: i64,
+    /// The body: steps and remarks, each with its top.
+    bands: Vec<Band<'d>>,
+    ys: Vec<i64>,
+    /// The first and last band of the race window.
+    window_bands: (usize, usize),
+    body_end: i64,
+    end_lines: Vec<String>,
+    end_y: i64,
+    end_h: i64,
+    legend_y: i64,
+}
+
 pub fn render(d: &Diagram, origin: &Origin) -> String {
+    let l = Layout::new(d, origin);
+    let mut s = Svg { out: String::new() };
+    l.header(&mut s, origin);
+    l.backgrounds(&mut s);
+    l.lifelines(&mut s);
+    l.rows(&mut s);
+    l.end(&mut s);
+    s.raw("</svg>");
+    s.out
+}
+
+impl<'d> Layout<'d> {
+    fn new(d: &'d Diagram<'d>, origin: &Origin) -> Layout<'d> {
+        let t = d.trace;
+        let n = d.lifelines.len() as i64;
+        let sum = Summary::new(t);
+
+        // Column width: the widest note fits its column, the widest arrow label its span.
+        let mut column = MIN_COLUMN;
+        for r in &d.rows {
+            let widest = label_width(r);
+            let need = match r.shape {
+                Shape::Note { .. } => widest + 28,
+                Shape::Arrow { from, to, .. } => (widest + 24) / (from.abs_diff(to).max(1) as i64),
+            };
+            column = column.max(need);
+        }
+        let files: Vec<String> = t.steps.iter().map(|s| show::file(&s.observed)).collect();
+        let mappeds: Vec<String> = t.steps.iter().map(|s| show::mapped(&s.observed)).collect();
+        let col_w = |head: &str, cells: &[String]| {
+            text_width(
+                cells
+                    .iter()
+                    .map(|s| chars(s))
+                    .chain([chars(head)])
+                    .max()
+                    .unwrap_or(0),
+            ) + 24
+        };
+        let file_w = col_w("file after", &files);
+        let mapped_w = col_w("mapped after", &mappeds);
+        let life_x0 = MARGIN + GUTTER;
+        let file_x = life_x0 + column * n + 12;
+        let mapped_x = file_x + file_w;
+        let width = (mapped_x + mapped_w + MARGIN).max(640);
+        let wrap_at = ((width - 2 * MARGIN) * 10 / (FONT * 6)).max(40) as usize;
+
+        let title = title(d, origin, wrap_at);
+        let head_y = MARGIN + 8 + title.len() as i64 * 18 + 8;
+        let body_y = head_y + HEADER + 10;
+        let (bands, window_bands) = bands(d, &sum);
+        let mut ys = Vec::with_capacity(bands.len());
+        let mut y = body_y;
+        for b in &bands {
+            ys.push(y);
+            y += b.height();
+        }
+        let body_end = y;
+
+        // The end note.
+        let mut end_lines = sum.lines();
+        if let Some(w) = &d.window {
+            end_lines.push(w.summary(t.steps.len()));
+        }
+        let end_lines: Vec<String> = end_lines
+            .iter()
+            .flat_map(|l| wrap(l, wrap_at.saturating_sub(4)))
+            .collect();
+        let end_y = body_end + 16;
+        let end_h = end_lines.len() as i64 * LINE + 14;
+        let legend_y = end_y + end_h + 20;
+        let height = legend_y + 2 * LINE + MARGIN;
+        Layout {
+            d,
+            sum,
+            column,
+            files,
+            mappeds,
+            life_x0,
+            file_x,
+            mapped_x,
+            width,
+            height,
+            title,
+            head_y,
+            bands,
+            ys,
+            window_bands,
+            body_end,
+            end_lines,
+            end_y,
+            end_h,
+            legend_y,
+        }
+    }
+
+    fn center(&self, i: usize) -> i64 {
+        self.life_x0 + self.column * i as i64 + self.column / 2
+    }
+
+    /// The SVG element, its title and description, the style, the title block.
+    fn header(&self, s: &mut Svg, origin: &Origin) {
+        let m = &self.d.trace.meta;
+        let (width, height) = (self.width, self.height);
+        let _ = writeln!(
+            s.out,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="title">"#
+        );
+        let _ = writeln!(
+            s.out,
+            "<title id=\"title\">{}</title>",
+            esc(&format!(
+                "{}: {} ({})",
+                m.variant,
+                m.property,
+                m.kind.name()
+            ))
+        );
+        let _ = writeln!(
+            s.out,
+            "<desc>{}</desc>",
+            esc(&format!("Generated by hugepunch {}", origin.args))
+        );
+        s.raw(STYLE);
+        s.raw(DEFS);
+        s.rect(0, 0, width, height, "bg", "");
+        for (k, (line, class)) in self.title.iter().enumerate() {
+            s.text(MARGIN, MARGIN + 14 + k as i64 * 18, class, line);
+        }
+    }
+
+    /// Stripes, the window band, the raced fault's row.
+    fn backgrounds(&self, s: &mut Svg) {
+        let (bands, ys, width) = (&self.bands, &self.ys, self.width);
+        for (k, (b, &y)) in bands.iter().zip(ys).enumerate() {
+            if k % 2 == 1 {
+                s.rect(MARGIN, y, width - 2 * MARGIN, b.height(), "stripe", "");
+            }
+        }
+        if let Some(w) = &self.d.window {
+            let (first, last) = self.window_bands;
+            let top = ys[first];
+            let bottom = ys[last] + bands[last].height();
+            let _ = writeln!(
+                s.out,
+                r#"<rect id="race-window" class="race-window" x="{}" y="{top}" width="{}" height="{}"><title>{}</title></rect>"#,
+                MARGIN - 4,
+                width - 2 * MARGIN + 8,
+                bottom - top,
+                esc(&w.summary(self.d.trace.steps.len()))
+            );
+        }
+        for (b, &y) in bands.iter().zip(ys) {
+            if let Band::Step(r) = b {
+                if r.raced {
+                    s.rect(MARGIN, y, width - 2 * MARGIN, b.height(), "raced-fault", "");
+                }
+            }
+        }
+    }
+
+    /// Lifelines and their headers, column heads.
+    fn lifelines(&self, s: &mut Svg) {
+        let head_y = self.head_y;
+        for (i, l) in self.d.lifelines.iter().enumerate() {
+            let x = self.center(i);
+            s.line(x, head_y + HEADER, x, self.body_end + 4, "life", "");
+            let class = match l.kind {
+                LifelineKind::Process => "head-process",
+                LifelineKind::Handler => "head-handler",
+                LifelineKind::Kernel => "head-kernel",
+            };
+            let bw = self.column - 16;
+            s.rect(x - bw / 2, head_y, bw, HEADER, class, r#" rx="4""#);
+            s.text(x, head_y + HEADER / 2 + 4, "head-name", &l.name);
+        }
+        s.text(
+            MARGIN + GUTTER - 6,
+            head_y + HEADER / 2 + 4,
+            "colhead step",
+            "step",
+        );
+        s.text(
+            self.file_x + 8,
+            head_y + HEADER / 2 + 4,
+            "colhead",
+            "file after",
+        );
+        s.text(
+            self.mapped_x + 8,
+            head_y + HEADER / 2 + 4,
+            "colhead",
+            "mapped after",
+        );
+    }
+
+    /// The rows: remarks, and each step with its file and mapped pages.
+    fn rows(&self, s: &mut Svg) {
+        let t = self.d.trace;
+        let center = |i: usize| self.center(i);
+        for (b, &y) in self.bands.iter().zip(&self.ys) {
+            match b {
+                Band::Remark { text, class } => {
+                    let w = text_width(chars(text)) + 12;
+                    s.rect(MARGIN + 2, y + 3, w, LINE + 3, "remark-bg", r#" rx="3""#);
+                    s.text(MARGIN + 8, y + LINE, class, text);
+                }
+                Band::Step(r) => step(s, r, y, b.height(), &center),
+            }
+            if let Band::Step(r) = b {
+                let h = b.height();
+                let base = y + h / 2 + 4;
+                s.text(MARGIN + GUTTER - 6, base, "step", &r.step.to_string());
+                let prev = r.step.checked_sub(1).map(|p| &t.steps[p].observed);
+                let o = &t.steps[r.step].observed;
+                let file_class = if prev.is_some_and(|p| p.file != o.file) {
+                    "changed"
+                } else {
+                    ""
+                };
+                let mapped_class = if prev.is_some_and(|p| p.mapped != o.mapped) {
+                    "changed"
+                } else {
+                    ""
+                };
+                s.text(self.file_x + 8, base, file_class, &self.files[r.step]);
+                s.text(self.mapped_x + 8, base, mapped_class, &self.mappeds[r.step]);
+            }
+        }
+    }
+
+    /// The end note and the legend.
+    fn end(&self, s: &mut Svg) {
+        let (box_class, verdict_class) = if self.sum.violated {
+            ("end-violated", "verdict-violated")
+        } else {
+            ("end-reached", "verdict-reached")
+        };
+        s.rect(
+            MARGIN,
+            self.end_y,
+            self.width - 2 * MARGIN,
+            self.end_h,
+            box_class,
+            r#" rx="6""#,
+        );
+        for (k, l) in self.end_lines.iter().enumerate() {
+            let class = if k == 0 { verdict_class } else { "" };
+            s.text(
+                MARGIN + 12,
+                self.end_y + 7 + LINE * (k as i64 + 1) - 3,
+                class,
+                l,
+            );
+        }
+        let legend = [
+            "solid arrow: system call; dashed: its return; violet: page fault (MMU miss) and its \
+             end; orange: userfaultfd MISSING event; red cross: SIGBUS",
+            "blue notes: kernel steps (function, the lock operation it starts with, page); green \
+             italics: what the step changed; orange band: race window; red: the raced fault",
+        ];
+        for (k, l) in legend.iter().enumerate() {
+            s.text(MARGIN, self.legend_y + k as i64 * LINE, "dim", l);
+        }
+    }
+}
+
+/// The title block: what the trace is, its story, configuration and origin.
+fn title(d: &Diagram, origin: &Origin, wrap_at: usize) -> Vec<(String, &'static str)> {
     let t = d.trace;
     let m = &t.meta;
-    let c = &m.config;
-    let n = d.lifelines.len() as i64;
-    let sum = Summary::new(t);
-
-    // Column width: the widest note fits its column, the widest arrow label its span.
-    let mut column = MIN_COLUMN;
-    for r in &d.rows {
-        let widest = label_width(r);
-        let need = match r.shape {
-            Shape::Note { .. } => widest + 28,
-            Shape::Arrow { from, to, .. } => (widest + 24) / (from.abs_diff(to).max(1) as i64),
-        };
-        column = column.max(need);
-    }
-    let files: Vec<String> = t.steps.iter().map(|s| show::file(&s.observed)).collect();
-    let mappeds: Vec<String> = t.steps.iter().map(|s| show::mapped(&s.observed)).collect();
-    let col_w = |head: &str, cells: &[String]| {
-        text_width(
-            cells
-                .iter()
-                .map(|s| chars(s))
-                .chain([chars(head)])
-                .max()
-                .unwrap_or(0),
-        ) + 24
-    };
-    let file_w = col_w("file after", &files);
-    let mapped_w = col_w("mapped after", &mappeds);
-    let life_x0 = MARGIN + GUTTER;
-    let file_x = life_x0 + column * n + 12;
-    let mapped_x = file_x + file_w;
-    let width = (mapped_x + mapped_w + MARGIN).max(640);
-    let center = |i: usize| life_x0 + column * i as i64 + column / 2;
-    let wrap_at = ((width - 2 * MARGIN) * 10 / (FONT * 6)).max(40) as usize;
-
-    // Title block.
-    let kind = match m.kind {
-        Kind::Counterexample => "counterexample",
-        Kind::Witness => "witness",
-    };
     let mut title: Vec<(String, &str)> = vec![(
         format!(
-            "{}: {} ({kind}, {} steps)",
+            "{}: {} ({}, {} steps)",
             m.variant,
             m.property,
+            m.kind.name(),
             t.steps.len()
         ),
         "title",
@@ -254,18 +512,21 @@ pub fn render(d: &Diagram, origin: &Origin) -> String {
     for l in wrap(&m.description, wrap_at) {
         title.push((l, ""));
     }
-    title.push((format!("config: {}", show::config(c)), "dim"));
+    title.push((format!("config: {}", show::config(&m.config)), "dim"));
     if let Some(idle) = d.idle_note() {
         title.push((idle, "dim"));
     }
     title.push((format!("trace: {}", origin.trace), "dim"));
-    let head_y = MARGIN + 8 + title.len() as i64 * 18 + 8;
-    let body_y = head_y + HEADER + 10;
+    title
+}
 
-    // Body bands: the steps, with remarks where the window opens, the race, where it closes.
+/// The body bands: the steps, with remarks where the window opens, the race, where it closes,
+/// and the discovery; and the first and last band of the race window.
+fn bands<'d>(d: &'d Diagram, sum: &Summary) -> (Vec<Band<'d>>, (usize, usize)) {
+    let t = d.trace;
+    let c = &t.meta.config;
     let w = d.window.as_ref();
     let mut bands = Vec::new();
-    // The first and last band of the race window.
     let mut window_bands = (0, 0);
     for r in &d.rows {
         if let Some(w) = w.filter(|w| w.open == r.step) {
@@ -300,164 +561,7 @@ pub fn render(d: &Diagram, origin: &Origin) -> String {
             });
         }
     }
-    let mut ys = Vec::with_capacity(bands.len());
-    let mut y = body_y;
-    for b in &bands {
-        ys.push(y);
-        y += b.height();
-    }
-    let body_end = y;
-
-    // The end note.
-    let mut end_lines = sum.lines();
-    if let Some(w) = w {
-        end_lines.push(w.summary(t.steps.len()));
-    }
-    let end_lines: Vec<String> = end_lines
-        .iter()
-        .flat_map(|l| wrap(l, wrap_at.saturating_sub(4)))
-        .collect();
-    let end_y = body_end + 16;
-    let end_h = end_lines.len() as i64 * LINE + 14;
-    let legend_y = end_y + end_h + 20;
-    let height = legend_y + 2 * LINE + MARGIN;
-
-    let mut s = Svg { out: String::new() };
-    let _ = writeln!(
-        s.out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-labelledby="title">"#
-    );
-    let _ = writeln!(
-        s.out,
-        "<title id=\"title\">{}</title>",
-        esc(&format!("{}: {} ({kind})", m.variant, m.property))
-    );
-    let _ = writeln!(
-        s.out,
-        "<desc>{}</desc>",
-        esc(&format!("Generated by hugepunch {}", origin.args))
-    );
-    s.raw(STYLE);
-    s.raw(DEFS);
-    s.rect(0, 0, width, height, "bg", "");
-    for (k, (line, class)) in title.iter().enumerate() {
-        s.text(MARGIN, MARGIN + 14 + k as i64 * 18, class, line);
-    }
-
-    // Stripes, the window band, the raced fault's row.
-    for (k, (b, &y)) in bands.iter().zip(&ys).enumerate() {
-        if k % 2 == 1 {
-            s.rect(MARGIN, y, width - 2 * MARGIN, b.height(), "stripe", "");
-        }
-    }
-    if let Some(w) = w {
-        let (first, last) = window_bands;
-        let top = ys[first];
-        let bottom = ys[last] + bands[last].height();
-        let _ = writeln!(
-            s.out,
-            r#"<rect id="race-window" class="race-window" x="{}" y="{top}" width="{}" height="{}"><title>{}</title></rect>"#,
-            MARGIN - 4,
-            width - 2 * MARGIN + 8,
-            bottom - top,
-            esc(&w.summary(t.steps.len()))
-        );
-    }
-    for (b, &y) in bands.iter().zip(&ys) {
-        if let Band::Step(r) = b {
-            if r.raced {
-                s.rect(MARGIN, y, width - 2 * MARGIN, b.height(), "raced-fault", "");
-            }
-        }
-    }
-
-    // Lifelines and their headers, column heads.
-    for (i, l) in d.lifelines.iter().enumerate() {
-        let x = center(i);
-        s.line(x, head_y + HEADER, x, body_end + 4, "life", "");
-        let class = match l.kind {
-            LifelineKind::Process => "head-process",
-            LifelineKind::Handler => "head-handler",
-            LifelineKind::Kernel => "head-kernel",
-        };
-        let bw = column - 16;
-        s.rect(x - bw / 2, head_y, bw, HEADER, class, r#" rx="4""#);
-        s.text(x, head_y + HEADER / 2 + 4, "head-name", &l.name);
-    }
-    s.text(
-        MARGIN + GUTTER - 6,
-        head_y + HEADER / 2 + 4,
-        "colhead step",
-        "step",
-    );
-    s.text(file_x + 8, head_y + HEADER / 2 + 4, "colhead", "file after");
-    s.text(
-        mapped_x + 8,
-        head_y + HEADER / 2 + 4,
-        "colhead",
-        "mapped after",
-    );
-
-    // The rows.
-    for (b, &y) in bands.iter().zip(&ys) {
-        match b {
-            Band::Remark { text, class } => {
-                let w = text_width(chars(text)) + 12;
-                s.rect(MARGIN + 2, y + 3, w, LINE + 3, "remark-bg", r#" rx="3""#);
-                s.text(MARGIN + 8, y + LINE, class, text);
-            }
-            Band::Step(r) => step(&mut s, r, y, b.height(), &center),
-        }
-        if let Band::Step(r) = b {
-            let h = b.height();
-            let base = y + h / 2 + 4;
-            s.text(MARGIN + GUTTER - 6, base, "step", &r.step.to_string());
-            let prev = r.step.checked_sub(1).map(|p| &t.steps[p].observed);
-            let o = &t.steps[r.step].observed;
-            let file_class = if prev.is_some_and(|p| p.file != o.file) {
-                "changed"
-            } else {
-                ""
-            };
-            let mapped_class = if prev.is_some_and(|p| p.mapped != o.mapped) {
-                "changed"
-            } else {
-                ""
-            };
-            s.text(file_x + 8, base, file_class, &files[r.step]);
-            s.text(mapped_x + 8, base, mapped_class, &mappeds[r.step]);
-        }
-    }
-
-    // The end note and the legend.
-    let (box_class, verdict_class) = if sum.violated {
-        ("end-violated", "verdict-violated")
-    } else {
-        ("end-reached", "verdict-reached")
-    };
-    s.rect(
-        MARGIN,
-        end_y,
-        width - 2 * MARGIN,
-        end_h,
-        box_class,
-        r#" rx="6""#,
-    );
-    for (k, l) in end_lines.iter().enumerate() {
-        let class = if k == 0 { verdict_class } else { "" };
-        s.text(MARGIN + 12, end_y + 7 + LINE * (k as i64 + 1) - 3, class, l);
-    }
-    let legend = [
-        "solid arrow: system call; dashed: its return; violet: page fault (MMU miss) and its \
-         end; orange: userfaultfd MISSING event; red cross: SIGBUS",
-        "blue notes: kernel steps (function, the lock operation it starts with, page); green \
-         italics: what the step changed; orange band: race window; red: the raced fault",
-    ];
-    for (k, l) in legend.iter().enumerate() {
-        s.text(MARGIN, legend_y + k as i64 * LINE, "dim", l);
-    }
-    s.raw("</svg>");
-    s.out
+    (bands, window_bands)
 }
 
 /// Draws one step's arrow or note.

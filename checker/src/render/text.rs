@@ -8,10 +8,10 @@
 use super::diagram::Diagram;
 use super::show;
 use super::summary::Summary;
-use super::window::one_line;
+use super::window::{one_line, Phrases};
 use super::Origin;
 use std::fmt::Write as _;
-use traces::{Kind, Level};
+use traces::Level;
 
 pub fn render(d: &Diagram, origin: &Origin) -> String {
     let t = d.trace;
@@ -26,10 +26,7 @@ pub fn render(d: &Diagram, origin: &Origin) -> String {
         "variant  {}   property {}   {}   {} steps",
         m.variant,
         m.property,
-        match m.kind {
-            Kind::Counterexample => "counterexample",
-            Kind::Witness => "witness",
-        },
+        m.kind.name(),
         t.steps.len()
     ));
     line(&format!("         {}", m.sentence));
@@ -54,17 +51,17 @@ pub fn render(d: &Diagram, origin: &Origin) -> String {
                 text
             }
         };
-        let thread = if s.level == Level::Kernel {
+        let thread = if s.level() == Level::Kernel {
             format!("kernel:{}", s.thread)
         } else {
-            s.thread.clone()
+            s.thread.to_string()
         };
         cells.push([
             s.index.to_string(),
             thread,
-            format!("{:?}", s.level).to_lowercase(),
-            s.action.clone(),
-            show::args(&s.args),
+            format!("{:?}", s.level()).to_lowercase(),
+            s.action.name().to_string(),
+            show::args(&s.action),
             mark(show::file(o), prev.is_some_and(|p| p.file != o.file)),
             mark(show::mapped(o), prev.is_some_and(|p| p.mapped != o.mapped)),
             mark(

@@ -27,6 +27,8 @@ pub struct Cast {
 impl Cast {
     /// A memfd (or a file on a private hugetlbfs mount), the shared words, and the manager and
     /// `mappers` mappers forked.
+    // The one place outside `sys` that forks: `fork_child`'s obligation is the caller's.
+    #[allow(unsafe_code)]
     pub fn start(mappers: u8, private_mount: bool) -> io::Result<Cast> {
         let file = if private_mount {
             HugeFile::on_private_mount("hugepunch-replay")?
@@ -37,13 +39,17 @@ impl Cast {
         let sh = shared.clone();
         // The children run on their own copy of this frame and never return into it, so they
         // may borrow `file` even though it moves into the `Cast` here.
-        let manager = fork_child(|s| manager::run(s, &file, &sh))?;
+        // SAFETY: the actors' loops take no lock of the driver's: they print nothing, read no
+        // environment, share no Mutex with the parent (their own threads start after the fork)
+        // and talk to the driver over their socket only.
+        let manager = unsafe { fork_child(|s| manager::run(s, &file, &sh)) }?;
         let mut mailbox = Mailbox::new();
         mailbox.add(Who::Manager, manager.stream().try_clone()?);
         let mut children = Vec::new();
         for m in 0..mappers {
             let (sh, f) = (shared.clone(), &file);
-            let child = fork_child(move |s| mapper::run(s, f, sh))?;
+            // SAFETY: as for the manager.
+            let child = unsafe { fork_child(move |s| mapper::run(s, f, sh)) }?;
             mailbox.add(Who::Mapper(m), child.stream().try_clone()?);
             children.push(child);
         }

@@ -3,13 +3,10 @@
 use crate::protocol::{send, ManagerCmd, Receiver, Report, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::sys::sched::{Pinned, RealTime};
 use crate::sys::wake::set_thread_name;
-use crate::sys::{error_name, now_ns, HugeFile, Mapping, SharedWords};
+use crate::sys::{now_ns, HugeFile, Mapping, SharedWords};
 use std::io;
 use std::os::unix::net::UnixStream;
-
-fn ret(r: io::Result<()>) -> Result<(), String> {
-    r.map_err(|e| error_name(&e).map_or_else(|| e.to_string(), str::to_string))
-}
+use traces::Call;
 
 /// The manager's loop; returns its exit code.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
@@ -22,9 +19,11 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
         let start_ns = now_ns();
         let (call, r) = match cmd {
             ManagerCmd::Prealloc { pages, markers } => {
-                ("fallocate", prealloc(file, pages, &markers))
+                (Call::Fallocate, prealloc(file, pages, &markers))
             }
-            ManagerCmd::Fallocate { first, count } => ("fallocate", file.allocate(first, count)),
+            ManagerCmd::Fallocate { first, count } => {
+                (Call::Fallocate, file.allocate(first, count))
+            }
             ManagerCmd::Punch { first, count } => {
                 // Real-time while punching, like the window touch racing it (root only).
                 let _cpu = Pinned::to_cpu_from_last(1).ok();
@@ -32,15 +31,20 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
                 shared.store(PUNCH_STARTED, now_ns());
                 let r = file.punch_hole(first, count);
                 shared.store(PUNCH_RETURNED, now_ns());
-                ("punch_hole", r)
+                (Call::PunchHole, r)
             }
             ManagerCmd::Exit => return 0,
         };
-        let report = Report::Returned {
-            call: call.into(),
-            ret: ret(r),
-            start_ns,
-            end_ns: now_ns(),
+        let report = match r {
+            Err(e) if e.raw_os_error().is_none() => Report::Failed {
+                what: format!("{call}: {e}"),
+            },
+            r => Report::Returned {
+                call,
+                ret: r.map_err(|e| e.raw_os_error().expect("an errno")),
+                start_ns,
+                end_ns: now_ns(),
+            },
         };
         if send(&stream, &report).is_err() {
             return 1;

@@ -2,14 +2,13 @@
 //! its handler thread reads MISSING events and runs `UFFDIO_COPY`/`UFFDIO_WAKE` when the driver
 //! says so (the trace orders them).
 
+use crate::protocol::Ret;
 use crate::protocol::{send, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::sys::rusage::thread_faults;
 use crate::sys::sched::{Pinned, RealTime};
 use crate::sys::touch::install_sigbus_fixup;
 use crate::sys::wake::{set_thread_name, WakePipe};
-use crate::sys::{
-    errno_name, error_name, now_ns, Event, Features, HugeFile, Mapping, SharedWords, Uffd,
-};
+use crate::sys::{now_ns, Event, Features, HugeFile, Mapping, SharedWords, Uffd};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc::{channel, Receiver as Chan, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -23,8 +22,29 @@ fn report(out: &Out, r: &Report) {
     let _ = send(&s, r);
 }
 
-fn io_ret(r: std::io::Result<()>) -> Result<(), String> {
-    r.map_err(|e| error_name(&e).map_or_else(|| e.to_string(), str::to_string))
+/// A system call's result as reported: its errno, compared by value with the prediction.
+/// An error without one is the harness's own, not the kernel's answer.
+fn io_ret<T>(r: &std::io::Result<T>) -> Result<Ret, String> {
+    match r {
+        Ok(_) => Ok(Ok(())),
+        Err(e) => e.raw_os_error().map(Err).ok_or_else(|| e.to_string()),
+    }
+}
+
+/// Reports a system call's return, or the harness failure behind it.
+fn report_return(out: &Out, call: traces::Call, ret: Result<Ret, String>, span: (u64, u64)) {
+    let r = match ret {
+        Ok(ret) => Report::Returned {
+            call,
+            ret,
+            start_ns: span.0,
+            end_ns: span.1,
+        },
+        Err(what) => Report::Failed {
+            what: format!("{call}: {what}"),
+        },
+    };
+    report(out, &r);
 }
 
 /// A touch for the main thread.
@@ -53,7 +73,7 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
                 let start_ns = now_ns();
                 let m = Mapping::new(file, pages);
                 let end_ns = now_ns();
-                let ret = m.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                let ret = io_ret(&m);
                 if let Ok(m) = m {
                     let m = Arc::new(m);
                     report(
@@ -68,15 +88,7 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
                     toucher = Some(tx);
                     mapping = Some(m);
                 }
-                report(
-                    &out,
-                    &Report::Returned {
-                        call: "mmap".into(),
-                        ret,
-                        start_ns,
-                        end_ns,
-                    },
-                );
+                report_return(&out, traces::Call::Mmap, ret, (start_ns, end_ns));
             }
             MapperCmd::Register { sigbus } => {
                 let start_ns = now_ns();
@@ -92,7 +104,7 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
                 let r =
                     Uffd::new(Features { sigbus }).and_then(|u| u.register_missing(&m).map(|()| u));
                 let end_ns = now_ns();
-                let ret = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
+                let ret = io_ret(&r);
                 if let Ok(uffd) = r {
                     let (tx, cmds) = channel();
                     let o = out.clone();
@@ -101,15 +113,7 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
                     std::thread::spawn(move || handler_thread(&uffd, &m, &cmds, &w, &o));
                     handler = Some((tx, wake));
                 }
-                report(
-                    &out,
-                    &Report::Returned {
-                        call: "uffdio_register".into(),
-                        ret,
-                        start_ns,
-                        end_ns,
-                    },
-                );
+                report_return(&out, traces::Call::UffdioRegister, ret, (start_ns, end_ns));
             }
             MapperCmd::Touch {
                 page,
@@ -181,7 +185,6 @@ fn main_thread(m: &Mapping, jobs: &Chan<TouchJob>, out: &Out, shared: &SharedWor
                     page: job.page,
                     result,
                     faulted,
-                    hits_before: 0,
                     start_ns,
                     end_ns,
                 }
@@ -229,7 +232,6 @@ fn window_touch(
         page,
         result,
         faulted,
-        hits_before: 0,
         start_ns,
         end_ns,
     }
@@ -287,26 +289,29 @@ fn handler_thread(uffd: &Uffd, m: &Mapping, cmds: &Chan<MapperCmd>, wake: &WakeP
                     let mut src = vec![0u8; m.page_size()];
                     src[..8].copy_from_slice(&word.to_ne_bytes());
                     let r = uffd.copy(m.page_addr(page), &src);
-                    let ret = r
-                        .map(|_| ())
-                        .map_err(|e| errno_name(e.raw_os_error()).to_string());
-                    ("uffdio_copy", ret)
+                    (
+                        traces::Call::UffdioCopy,
+                        Ok(r.map(|_| ()).map_err(|e| e.raw_os_error())),
+                    )
                 }
                 MapperCmd::Wake { page } => (
-                    "uffdio_wake",
-                    io_ret(uffd.wake(m.page_addr(page), m.page_size())),
+                    traces::Call::UffdioWake,
+                    io_ret(&uffd.wake(m.page_addr(page), m.page_size())),
                 ),
                 _ => continue,
             };
-            report(
-                out,
-                &Report::HandlerReturned {
-                    call: call.into(),
+            let r = match ret {
+                Ok(ret) => Report::HandlerReturned {
+                    call,
                     ret,
                     start_ns,
                     end_ns: now_ns(),
                 },
-            );
+                Err(what) => Report::Failed {
+                    what: format!("{call}: {what}"),
+                },
+            };
+            report(out, &r);
         }
     }
 }

@@ -1,65 +1,50 @@
 //! What a trace predicts for the kernel events, in host pages: the page-cache order around
 //! the punch, the lock kinds each thread may wait on, and the file's pages at quiet points.
 //!
-//! Read from the steps as they are today. The lock kind of each kernel step is a table here
-//! because the trace does not carry it yet; see [`STEP_LOCKS`].
+//! Read from the typed steps; the lock each kernel step takes is the model's
+//! (`spec::steps::Step::acquires`).
 
 use super::blocking::{Expected, Role};
 use super::events::LockKind;
 use super::pagecache::Predicted;
 use crate::layout::Layout;
-use crate::plan::Thread;
 use crate::window::window_touches;
 use std::collections::BTreeSet;
-use traces::Trace;
+use traces::{Acquire, Action, Call, Syscall, Trace};
 
-/// The sleeping lock each lock-taking kernel step of the model acquires, by kind. The page
-/// lock (`lock_page`, `folio_lock`) is a bit wait, not a `lock:contention_*` lock.
-pub const STEP_LOCKS: [(&str, LockKind); 13] = [
-    ("hugetlb_fault:i_mmap_lock_read", LockKind::RwsemRead),
-    ("hugetlb_fault:mutex_lock", LockKind::Mutex),
-    ("hugetlb_fault:hugetlb_vma_lock_read", LockKind::RwsemRead),
-    ("hugetlbfs_punch_hole:inode_lock", LockKind::RwsemWrite),
-    (
-        "hugetlb_vmdelete_list:i_mmap_lock_write",
-        LockKind::RwsemWrite,
-    ),
-    ("remove_inode_hugepages:mutex_lock", LockKind::Mutex),
-    (
-        "remove_inode_hugepages:i_mmap_lock_write",
-        LockKind::RwsemWrite,
-    ),
-    ("remove_inode_hugepages:mutex_lock_again", LockKind::Mutex),
-    (
-        "hugetlb_unmap_file_folio:i_mmap_lock_write",
-        LockKind::RwsemWrite,
-    ),
-    ("hugetlb_unmap_file_folio:down_write", LockKind::RwsemWrite),
-    ("hugetlbfs_fallocate:mutex_lock", LockKind::Mutex),
-    (
-        "__mcopy_atomic_hugetlb:i_mmap_lock_read",
-        LockKind::RwsemRead,
-    ),
-    ("__mcopy_atomic_hugetlb:mutex_lock", LockKind::Mutex),
-];
-
-fn lock_of(action: &str) -> Option<LockKind> {
-    STEP_LOCKS
-        .iter()
-        .find(|(a, _)| *a == action)
-        .map(|&(_, k)| k)
+/// The lock kind a step's acquisition shows up as in `lock:contention_*`, from the model's
+/// [`traces::Acquire`]. The page lock is a bit wait, not a contention event.
+fn lock_of(action: &Action) -> Option<LockKind> {
+    match action.kernel_step()?.acquires()? {
+        Acquire::Mutex => Some(LockKind::Mutex),
+        Acquire::RwsemRead => Some(LockKind::RwsemRead),
+        Acquire::RwsemWrite => Some(LockKind::RwsemWrite),
+        Acquire::PageLock => None,
+    }
 }
 
 /// The punch: its `punch_hole` step and its return step.
 fn punch_steps(t: &Trace) -> Option<(usize, usize, u8, u8)> {
-    let i = t.steps.iter().position(|s| s.action == "punch_hole")?;
+    let (i, start, end) = t
+        .steps
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| match s.action {
+            Action::Call(Syscall::PunchHole { start, end }) => Some((i, start, end)),
+            _ => None,
+        })?;
+    let thread = t.steps[i].thread;
     let r = (i + 1..t.steps.len()).find(|&j| {
-        t.steps[j].thread == "manager"
-            && t.steps[j].action == "return"
-            && t.steps[j].args.call.as_deref() == Some("punch_hole")
+        t.steps[j].thread == thread
+            && matches!(
+                t.steps[j].action,
+                Action::Return {
+                    call: Call::PunchHole,
+                    ..
+                }
+            )
     })?;
-    let a = &t.steps[i].args;
-    Some((i, r, a.start?, a.end?))
+    Some((i, r, start, end))
 }
 
 /// The page-cache events the trace predicts, in host pages (padding included: it is
@@ -112,25 +97,28 @@ pub fn waits(t: &Trace) -> Expected {
     if let Some((i, r, _, _)) = punch_steps(t) {
         let kinds = t.steps[i..=r]
             .iter()
-            .filter(|s| s.thread == "manager")
+            .filter(|s| s.thread == t.steps[i].thread)
             .filter_map(|s| lock_of(&s.action))
             .collect();
         allowed.push((Role::Manager, kinds));
     }
     for (touch, _) in window_touches(t) {
-        let thread = &t.steps[touch].thread;
-        let Some(Thread::Mapper(m)) = Thread::parse(thread) else {
+        let thread = t.steps[touch].thread;
+        let Some(m) = thread.mapper_number() else {
             continue;
         };
         let end = (touch + 1..t.steps.len())
             .find(|&j| {
-                t.steps[j].thread == *thread
-                    && matches!(t.steps[j].action.as_str(), "touched" | "sigbus")
+                t.steps[j].thread == thread
+                    && matches!(
+                        t.steps[j].action,
+                        Action::Touched { .. } | Action::Sigbus { .. }
+                    )
             })
             .unwrap_or(t.steps.len() - 1);
         let mut kinds: BTreeSet<LockKind> = t.steps[touch..=end]
             .iter()
-            .filter(|s| s.thread == *thread)
+            .filter(|s| s.thread == thread)
             .filter_map(|s| lock_of(&s.action))
             .collect();
         kinds.insert(LockKind::RwsemRead);

@@ -37,6 +37,15 @@ pub fn errno_name(errno: i32) -> &'static str {
     }
 }
 
+/// The host errno a model errno stands for: a replay compares return values by number.
+pub fn errno_value(e: traces::Errno) -> i32 {
+    match e {
+        traces::Errno::EEXIST => libc::EEXIST,
+        traces::Errno::ENOMEM => libc::ENOMEM,
+        traces::Errno::ENOSPC => libc::ENOSPC,
+    }
+}
+
 /// The errno name of an `io::Error` that came from a syscall, or `None` for a synthetic error.
 pub fn error_name(error: &io::Error) -> Option<&'static str> {
     error.raw_os_error().map(errno_name)

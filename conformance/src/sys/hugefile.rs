@@ -68,18 +68,21 @@ impl HugeFile {
         let dir = TempDir::create()?;
         let mount_point = dir.path().to_path_buf();
         let file_name = name.to_owned();
-        let mut child = fork_child(
-            move |stream| match mount_and_open(&mount_point, &file_name) {
-                Ok(fd) => match send_fd(&stream, fd.as_fd()) {
-                    Ok(()) => 0,
-                    Err(_) => 1,
+        // SAFETY: the child mounts, opens and sends an fd over its socket: no lock of the parent's threads.
+        let mut child = unsafe {
+            fork_child(
+                move |stream| match mount_and_open(&mount_point, &file_name) {
+                    Ok(fd) => match send_fd(&stream, fd.as_fd()) {
+                        Ok(()) => 0,
+                        Err(_) => 1,
+                    },
+                    Err(e) => {
+                        let _ = io::Write::write_all(&mut &stream, e.to_string().as_bytes());
+                        2
+                    }
                 },
-                Err(e) => {
-                    let _ = io::Write::write_all(&mut &stream, e.to_string().as_bytes());
-                    2
-                }
-            },
-        )?;
+            )
+        }?;
         let received = recv_fd(child.stream());
         let status = child.wait()?;
         drop(dir);

@@ -30,7 +30,7 @@ pub mod tracefs;
 pub mod uffd;
 pub mod wake;
 
-pub use errno::{errno_name, error_name};
+pub use errno::{errno_name, errno_value, error_name};
 pub use host::require_free_huge_pages;
 pub use hugefile::{huge_page_size, HugeFile};
 pub use mapping::Mapping;

@@ -50,13 +50,20 @@ pub struct Child {
 /// *thread* that forked exits, not the whole process: fork from a thread that outlives the child
 /// (in `cargo test`, the test's own thread is fine; a short-lived helper thread is not).
 ///
-/// The child never returns into the caller's code and never runs atexit handlers. See the module
-/// docs for what `f` may do in a multithreaded parent.
-pub fn fork_child(f: impl FnOnce(UnixStream) -> i32) -> io::Result<Child> {
+/// The child never returns into the caller's code and never runs atexit handlers.
+///
+/// # Safety
+/// As `nix::unistd::fork` and `rustix::runtime::kernel_fork`: in a multithreaded parent the
+/// child has only the forking thread, and a lock another thread held at the fork stays held in
+/// the child. `f` runs threads, serde and panics, so the caller must make sure it takes no lock
+/// another thread of this process may hold at the fork: not stdout/stderr (`println!`, libtest's
+/// captured output), not `std::env`, not a `Mutex` shared with the parent's threads (see the
+/// module docs; glibc's `malloc` is fork-safe).
+pub unsafe fn fork_child(f: impl FnOnce(UnixStream) -> i32) -> io::Result<Child> {
     let (parent_end, child_end) = UnixStream::pair()?;
     let parent = rustix::process::getpid();
     // SAFETY: after fork the child only runs `child_main`, which never returns (it `_exit`s);
-    // see the module docs for the async-signal-safety caveat of a multithreaded parent.
+    // what `f` may touch in a multithreaded parent is this function's caller's obligation.
     match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
         0 => {

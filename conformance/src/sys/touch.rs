@@ -214,6 +214,17 @@ mod tests {
 
     /// A SIGBUS that is not on a touch instruction still kills the process (here a forked child,
     /// with core dumps off).
+    /// A child about to die of SIGBUS on purpose leaves no core file.
+    fn no_core_dump() {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Core,
+            rustix::process::Rlimit {
+                current: Some(0),
+                maximum: Some(0),
+            },
+        );
+    }
+
     #[test]
     fn foreign_sigbus_still_kills() {
         if let Err(msg) = crate::sys::require_free_huge_pages(1) {
@@ -225,38 +236,30 @@ mod tests {
         file.set_len_pages(0).unwrap(); // the page is now past EOF: any access is SIGBUS
         assert!(map.touch_read(0).is_err(), "touch past EOF must be caught");
         let addr = map.page_addr(0);
-        let mut child = fork_child(move |_| {
-            let _ = rustix::process::setrlimit(
-                rustix::process::Resource::Core,
-                rustix::process::Rlimit {
-                    current: Some(0),
-                    maximum: Some(0),
-                },
-            );
+        let past_eof = move |_| {
+            no_core_dump();
             install_sigbus_fixup();
             // SAFETY: a deliberate access past EOF of a live shared mapping in this child, to
             // check that a SIGBUS outside the touch functions kills the process.
             let v = unsafe { std::ptr::read_volatile(addr as *const u64) };
             v as i32
-        })
-        .unwrap();
+        };
+        // SAFETY: the child touches memory and exits: no stdio, env or shared Mutex.
+        let mut child = unsafe { fork_child(past_eof) }.unwrap();
         let status = child.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(libc::SIGBUS), "child status {status}");
 
-        let mut child = fork_child(|_| {
-            let _ = rustix::process::setrlimit(
-                rustix::process::Resource::Core,
-                rustix::process::Rlimit {
-                    current: Some(0),
-                    maximum: Some(0),
-                },
-            );
-            install_sigbus_fixup();
-            let me = rustix::process::getpid();
-            let _ = rustix::process::kill_process(me, rustix::process::Signal::BUS);
-            0
-        })
+        // SAFETY: the child touches memory and exits: no stdio, env or shared Mutex.
+        let mut child = unsafe {
+            fork_child(|_| {
+                no_core_dump();
+                install_sigbus_fixup();
+                let me = rustix::process::getpid();
+                let _ = rustix::process::kill_process(me, rustix::process::Signal::BUS);
+                0
+            })
+        }
         .unwrap();
         let status = child.wait().unwrap();
         assert_eq!(

@@ -16,6 +16,7 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::ioctl::{opcode, Opcode, Updater};
+use rustix::mm::UserfaultfdFlags;
 
 use super::mapping::Mapping;
 
@@ -118,14 +119,13 @@ pub enum Event {
 #[derive(Debug)]
 pub struct Uffd {
     fd: OwnedFd,
-    source: Source,
 }
 
 impl Uffd {
     /// Opens a userfaultfd (/dev/userfaultfd first, then the syscall), does `UFFDIO_API` and checks
     /// the kernel grants every requested feature.
     pub fn new(features: Features) -> io::Result<Uffd> {
-        let (fd, source) = open_userfaultfd()?;
+        let (fd, _source) = open_userfaultfd()?;
         let wanted = if features.sigbus {
             UFFD_FEATURE_SIGBUS
         } else {
@@ -148,12 +148,7 @@ impl Uffd {
                 ),
             ));
         }
-        Ok(Uffd { fd, source })
-    }
-
-    /// How this userfaultfd was obtained.
-    pub fn source(&self) -> Source {
-        self.source
+        Ok(Uffd { fd })
     }
 
     /// `UFFDIO_REGISTER` the whole of `mapping` with `UFFDIO_REGISTER_MODE_MISSING`: from now on a
@@ -173,8 +168,8 @@ impl Uffd {
         };
         // SAFETY: UFFDIO_REGISTER reads and writes exactly one `struct uffdio_register`. It only
         // changes how faults in the mapping are handled.
-        unsafe { rustix::ioctl::ioctl(&self.fd, Updater::<UFFDIO_REGISTER, _>::new(&mut reg)) }
-            .map_err(|e| with_context(e, "UFFDIO_REGISTER"))?;
+        // The errno stays raw: a replay compares it with the trace's prediction (ENOMEM).
+        unsafe { rustix::ioctl::ioctl(&self.fd, Updater::<UFFDIO_REGISTER, _>::new(&mut reg)) }?;
         let needed = (1 << _UFFDIO_COPY) | (1 << _UFFDIO_WAKE);
         if reg.ioctls & needed != needed {
             return Err(io::Error::new(
@@ -317,13 +312,13 @@ pub(crate) fn open_userfaultfd() -> io::Result<(OwnedFd, Source)> {
         }
         Err(e) => e,
     };
-    // SAFETY: userfaultfd(2) takes one integer flags argument and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags as libc::c_long) };
-    if fd >= 0 {
-        // SAFETY: the syscall returned a fresh fd that nothing else owns.
-        return Ok((unsafe { OwnedFd::from_raw_fd(fd as i32) }, Source::Syscall));
-    }
-    let sys_err = io::Error::last_os_error();
+    let sys_flags = UserfaultfdFlags::CLOEXEC | UserfaultfdFlags::NONBLOCK;
+    // SAFETY: the fd lets its holder resolve faults in ranges registered on it; `Uffd` only
+    // registers whole `Mapping`s that no Rust reference points to (see `register_missing`).
+    let sys_err = match unsafe { rustix::mm::userfaultfd(sys_flags) } {
+        Ok(fd) => return Ok((fd, Source::Syscall)),
+        Err(e) => io::Error::from(e),
+    };
     Err(io::Error::new(
         sys_err.kind(),
         format!("userfaultfd unavailable: /dev/userfaultfd: {dev_err}; userfaultfd(2): {sys_err}"),

@@ -215,14 +215,19 @@ impl Kernel {
         Ok(())
     }
 
-    /// Ghost: a fault maps a hole page after the punch's `hugetlb_vmdelete_list` and before
-    /// `remove_inode_hugepages` has dealt with the index.
+    /// Ghost: a fault maps a hole page inside the race window.
     fn note_race_window(&mut self, cfg: &ModelCfg, page: u8) {
-        if let Some(p) = self.punch_in_progress() {
-            if p.vmdeleted && cfg.in_hole(page) && page >= p.next {
-                self.ghost.race_window_fault = true;
-            }
+        if self.race_window_open(cfg, page) {
+            self.ghost.race_window_fault = true;
         }
+    }
+
+    /// The 2015 race window is open for `page`: a punch has run `hugetlb_vmdelete_list` and
+    /// `remove_inode_hugepages` has not yet dealt with this hole index. A fault that maps the
+    /// page now is the raced fault. The one definition of the window: traces export it.
+    pub fn race_window_open(&self, cfg: &ModelCfg, page: u8) -> bool {
+        self.punch_in_progress()
+            .is_some_and(|p| p.vmdeleted && cfg.in_hole(page) && page >= p.next)
     }
 
     /// `hugetlb_handle_userfault` (`hugetlb_no_page`'s 4.11 hook): drop the fault's locks and

@@ -14,19 +14,17 @@ mod mmap;
 mod pool;
 mod punch;
 mod state;
-mod steps;
 mod uffd;
 mod unmap_folio;
 
+pub use crate::steps::Step;
 pub use state::{BugOn, Ghost, KThread, Kernel, Mm, Op, Punch};
-pub use steps::Step;
 
 use crate::cfg::ModelCfg;
-use crate::ids::{kernel_id, mapper_of, Ctx, Tid};
+use crate::ids::{kernel_id, mapper_of, Tid};
 use crate::locks::Blocked;
 use crate::msg::{Msg, Syscall};
-use crate::node::Node;
-use stateright::actor::{Id, Out};
+use stateright::actor::Id;
 
 /// What a step sends: step tokens to the kernel itself and replies to processes.
 pub(crate) struct Sends {
@@ -51,24 +49,18 @@ impl Sends {
     pub(crate) fn to(&mut self, pid: Id, m: Msg) {
         self.msgs.push((pid, m));
     }
-
-    fn flush(self, o: &mut Out<Node>) {
-        for (dst, m) in self.msgs {
-            o.send(dst, m);
-        }
-    }
 }
 
 impl Kernel {
-    /// Handles one delivery. Returns `Err(Blocked)` when nothing may happen yet; the caller
-    /// then leaves the state untouched so the checker prunes the delivery.
+    /// Handles one delivery and returns what it sends, `(destination, message)`. Returns
+    /// `Err(Blocked)` when nothing may happen yet; the caller then leaves the state untouched so
+    /// the checker prunes the delivery.
     pub(crate) fn on_msg(
         &mut self,
         cfg: &ModelCfg,
         src: Id,
         msg: Msg,
-        o: &mut Out<Node>,
-    ) -> Result<(), Blocked> {
+    ) -> Result<Vec<(Id, Msg)>, Blocked> {
         let mut s = Sends::new(cfg);
         match msg {
             Msg::Syscall(sc) => self.syscall_entry(cfg, src, sc, &mut s),
@@ -83,16 +75,12 @@ impl Kernel {
             }
             other => panic!("the kernel does not take {other:?}"),
         }
-        s.flush(o);
-        Ok(())
+        Ok(s.msgs)
     }
 
     /// A process enters the kernel: a new kernel thread at the syscall's first step.
     fn syscall_entry(&mut self, cfg: &ModelCfg, pid: Id, sc: Syscall, s: &mut Sends) {
-        let ctx = match sc {
-            Syscall::UffdioCopy { .. } | Syscall::UffdioWake { .. } => Ctx::Handler,
-            _ => Ctx::Main,
-        };
+        let ctx = sc.ctx();
         let (op, pc) = match sc {
             Syscall::Fallocate { start, end } => (
                 Op::Fallocate {

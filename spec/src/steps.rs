@@ -6,6 +6,19 @@
 //! Locks only one task ever takes are folded into the step that follows them (`inode_lock`:
 //! the manager is the only task that calls `fallocate`).
 
+/// The kind of sleeping lock a step takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Acquire {
+    /// A `struct mutex` (the fault mutex table, `inode_lock` is an rwsem).
+    Mutex,
+    /// An rw_semaphore for read (`i_mmap_lock_read`, `hugetlb_vma_lock_read`).
+    RwsemRead,
+    /// An rw_semaphore for write (`inode_lock`, `i_mmap_lock_write`, the vma_lock's `down_write`).
+    RwsemWrite,
+    /// The page or folio lock (`lock_page`, `find_lock_page`, `folio_lock`): a bit wait.
+    PageLock,
+}
+
 /// A kernel step: the program counter of a kernel thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Step {
@@ -140,6 +153,26 @@ impl Step {
             McopyVmaLock => "__mcopy_atomic_hugetlb:hugetlb_vma_lock_read",
             HugetlbMcopyAtomicPte => "hugetlb_mcopy_atomic_pte",
             UserfaultfdWake => "userfaultfd_wake",
+        }
+    }
+
+    /// The sleeping lock the step starts by taking, if any: what a thread running it can be
+    /// seen waiting on (`lock:contention_begin`, or a page-lock bit wait).
+    pub const fn acquires(self) -> Option<Acquire> {
+        use Acquire::*;
+        use Step::*;
+        match self {
+            HugetlbFaultMarker | HugetlbFaultMarkerWait | HandleUserfault => None,
+            HugetlbFaultIMmapRead | McopyIMmapRead => Some(RwsemRead),
+            HugetlbFaultVmaLock | McopyVmaLock => Some(RwsemRead),
+            HugetlbFaultMutex | RemoveInodeHugepages | RemoveUnmapAgainMutex => Some(Mutex),
+            HugetlbfsFallocate | McopyMutex => Some(Mutex),
+            // `find_lock_page`.
+            HugetlbNoPage | RemoveLockPage => Some(PageLock),
+            HugetlbfsPunchHole | HugetlbVmdeleteList | RemoveUnmapAgain => Some(RwsemWrite),
+            HugetlbUnmapFileFolio | HugetlbUnmapFileFolioVmaLock => Some(RwsemWrite),
+            HugetlbUnmapFileFolioRetry | HugetlbfsFileMmap => Some(RwsemWrite),
+            UserfaultfdRegister | HugetlbMcopyAtomicPte | UserfaultfdWake => None,
         }
     }
 
