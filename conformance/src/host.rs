@@ -113,7 +113,7 @@ pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostRe
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into());
         if let Some(why) = refusal(t, opts) {
-            refused.push((name, t.meta.variant.clone(), why));
+            refused.push((name, t.meta.variant, why));
             continue;
         }
         let reproduce = format!("hugepunch replay {}", path.display());
