@@ -13,3 +13,4 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod shortest;
+pub mod vm_cli;

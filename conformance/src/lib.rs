@@ -15,4 +15,5 @@ pub mod replay;
 pub mod report;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod vm;
 pub mod window;
