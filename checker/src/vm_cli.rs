@@ -144,7 +144,7 @@ fn print(args: &VmArgs, reports: &[VmReport]) {
             args.matrix.join(" "),
             args.attempts
         );
-        if args.corpus != PathBuf::from("traces/corpus") {
+        if args.corpus != std::path::Path::new("traces/corpus") {
             cmd.push_str(&format!(" --corpus {}", args.corpus.display()));
         }
         print!("{}", markdown(&cmd, reports));

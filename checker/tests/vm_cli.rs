@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../traces/corpus");
+
 fn hugepunch(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hugepunch"));
     c.args(args);
@@ -36,7 +38,15 @@ fn unknown_kernel_name() {
 fn missing_qemu() {
     let work = tempdir("qemu");
     let o = hugepunch(
-        &["vm", "--kernel", "debian-6.1", "--work-dir", &work],
+        &[
+            "vm",
+            "--kernel",
+            "debian-6.1",
+            "--work-dir",
+            &work,
+            "--corpus",
+            CORPUS,
+        ],
         &[("PATH", "/nonexistent")],
     );
     one_line_exit_2(&o, "apt-get install qemu-system-x86");
@@ -50,7 +60,15 @@ fn failed_download() {
     let work = tempdir("download");
     // a port nothing listens on
     let o = hugepunch(
-        &["vm", "--kernel", "debian-6.12", "--work-dir", &work],
+        &[
+            "vm",
+            "--kernel",
+            "debian-6.12",
+            "--work-dir",
+            &work,
+            "--corpus",
+            CORPUS,
+        ],
         &[("HUGEPUNCH_DEBIAN_MIRROR", "http://127.0.0.1:9/debian")],
     );
     let err = String::from_utf8_lossy(&o.stderr);

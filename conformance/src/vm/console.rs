@@ -109,17 +109,37 @@ impl TraceLog {
             .any(|l| matches!(trouble(l), Some(Trouble::Oops | Trouble::Panic)))
     }
 
-    /// The lines that show the trouble, at most `max`: for a hang from the init's hang marker
-    /// on (the sysrq task dump) after the hung-task reports, else from the first oops line on.
+    /// The lines that show the trouble, at most `max`: for a hang, the hung-task reports and
+    /// the sysrq dump from the init's hang marker on, keeping of the task dump only the tasks
+    /// that are blocked (`state:D`) or are hugepunch's; else from the first oops line on.
     pub fn evidence(&self, max: usize) -> Vec<String> {
-        let hung = self.ending == Some(Ending::Hung);
-        let first = self.lines.iter().position(|l| {
-            if hung {
-                trouble(l) == Some(Trouble::HungTask) || matches!(marker(l), Some(Marker::Hang(_)))
-            } else {
-                matches!(trouble(l), Some(Trouble::Oops | Trouble::Panic))
+        if self.ending == Some(Ending::Hung) {
+            let mut out = Vec::new();
+            let mut keep_task = true;
+            let mut after_marker = false;
+            for l in &self.lines {
+                if matches!(marker(l), Some(Marker::Hang(_))) {
+                    after_marker = true;
+                }
+                if let Some(i) = l.find(" task:") {
+                    let header = &l[i..];
+                    keep_task = header.contains("state:D")
+                        || header.starts_with(" task:hugepunch")
+                        || header.starts_with(" task:hp-");
+                } else if l.contains("sysrq:") || marker(l).is_some() {
+                    keep_task = true;
+                }
+                if (after_marker && keep_task) || trouble(l) == Some(Trouble::HungTask) {
+                    out.push(l.clone());
+                }
             }
-        });
+            out.truncate(max);
+            return out;
+        }
+        let first = self
+            .lines
+            .iter()
+            .position(|l| matches!(trouble(l), Some(Trouble::Oops | Trouble::Panic)));
         match first {
             Some(i) => self.lines[i..].iter().take(max).cloned().collect(),
             None => Vec::new(),
@@ -137,6 +157,8 @@ pub struct Transcript {
     pub traces: Vec<TraceLog>,
     pub done: bool,
     pub probe_ok: bool,
+    /// Between a hang marker and its hang-end: the task dump goes to that trace.
+    dumping: bool,
 }
 
 impl Transcript {
@@ -165,14 +187,21 @@ impl Transcript {
             Some(Marker::ProbeOk) => self.probe_ok = true,
             _ => {}
         }
+        let dumping = self.dumping;
+        if matches!(m, Some(Marker::HangEnd(_))) {
+            self.dumping = false;
+        }
         match self.traces.last_mut() {
-            Some(cur) if cur.ending.is_none() || matches!(m, Some(Marker::HangEnd(_))) => {
+            Some(cur) if cur.ending.is_none() || dumping => {
                 cur.lines.push(line.to_string());
                 match &m {
                     Some(Marker::End(n, rc)) if *n == cur.name => {
                         cur.ending = Some(Ending::Exited(*rc))
                     }
-                    Some(Marker::Hang(n)) if *n == cur.name => cur.ending = Some(Ending::Hung),
+                    Some(Marker::Hang(n)) if *n == cur.name => {
+                        cur.ending = Some(Ending::Hung);
+                        self.dumping = true;
+                    }
                     _ => {}
                 }
             }
@@ -286,5 +315,61 @@ mod tests {
         assert_eq!(p[0].1.stdout, "[\n]\n");
         assert_eq!(p[1].1.rc, 1);
         assert_eq!(p[1].1.stderr, "boom\n");
+    }
+}
+
+/// Recorded consoles (conformance/tests/fixtures/console/, see the README there).
+#[cfg(test)]
+mod fixtures {
+    use super::*;
+
+    fn fixture(name: &str) -> Transcript {
+        let path = format!(
+            "{}/tests/fixtures/console/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Transcript::parse(&std::fs::read_to_string(&path).expect(&path))
+    }
+
+    #[test]
+    fn normal_run() {
+        let t = fixture("normal-debian-6.1.log");
+        assert_eq!(t.fact("kernel"), Some("6.1.0-57-cloud-amd64"));
+        assert_eq!(t.fact("cpus"), Some("2"));
+        assert!(t.done);
+        assert_eq!(t.traces.len(), 4);
+        for l in &t.traces {
+            assert_eq!(l.ending, Some(Ending::Exited(0)), "{}", l.name);
+            assert!(!l.oopsed(), "{}", l.name);
+            assert!(l.evidence(10).is_empty());
+        }
+        assert!(t.boot.iter().all(|l| trouble(l).is_none()));
+    }
+
+    #[test]
+    fn panic_at_boot() {
+        let t = fixture("panic-no-init-debian-6.1.log");
+        assert_eq!(t.start, None);
+        assert!(t.traces.is_empty() && !t.done);
+        let first = t.boot.iter().find(|l| trouble(l).is_some()).unwrap();
+        assert_eq!(trouble(first), Some(Trouble::Panic));
+        assert!(first.contains("Kernel panic - not syncing: VFS: Unable to mount root fs"));
+    }
+
+    #[test]
+    fn hang_with_task_dump() {
+        let t = fixture("hang-watchdog-debian-6.1.log");
+        assert_eq!(t.traces.len(), 1);
+        let l = &t.traces[0];
+        assert_eq!(l.name, "v4_5.race_window_fault.witness.json");
+        assert_eq!(l.ending, Some(Ending::Hung));
+        assert!(t.done, "the init went on after the hang");
+        let ev = l.evidence(400);
+        assert!(ev[0].contains("@@hugepunch-vm hang v4_5.race_window_fault.witness.json"));
+        assert!(ev.iter().any(|x| x.contains("sysrq: Show Blocked State")));
+        assert!(ev.iter().any(|x| x.contains("task:hp-mapper")));
+        // kernel threads that are merely running or sleeping are left out
+        assert!(!ev.iter().any(|x| x.contains("task:rcu_preempt")));
+        assert!(ev.last().unwrap().contains("hang-end"));
     }
 }

@@ -120,11 +120,7 @@ impl Apt {
             .map_err(|e| format!("{what}: {e}"))?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
-            let last = err
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .last()
-                .unwrap_or("");
+            let last = err.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
             return Err(format!("{what} failed ({}): {last}", out.status));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())

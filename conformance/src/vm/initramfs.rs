@@ -234,8 +234,13 @@ mod tests {
             attempts: 3,
             hang_secs: 77,
         };
-        let r = Initramfs::for_guest(Path::new(BUSYBOX), &me, &[trace.clone()], &params)
-            .expect("needs busybox-static: apt-get install busybox-static");
+        let r = Initramfs::for_guest(
+            Path::new(BUSYBOX),
+            &me,
+            std::slice::from_ref(&trace),
+            &params,
+        )
+        .expect("needs busybox-static: apt-get install busybox-static");
         let bytes = r.write(Vec::new()).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let m = members(&bytes);

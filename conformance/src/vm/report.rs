@@ -377,3 +377,71 @@ pub fn markdown(command: &str, reports: &[VmReport]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::console::Transcript;
+
+    fn corpus_trace(name: &str) -> Trace {
+        traces::load(std::path::PathBuf::from(format!(
+            "{}/../traces/corpus/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )))
+        .unwrap()
+    }
+
+    /// A hung replay is a `hangs` verdict with the task dump, its variant is not conformed to,
+    /// and the summary names it.
+    #[test]
+    fn hang_is_a_verdict() {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/console/hang-watchdog-debian-6.1.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let t = Transcript::parse(&text);
+        let name = "v4_5.race_window_fault.witness.json";
+        let trace = corpus_trace(name);
+        let e = trace_entry(name, &trace, &t.traces[0], None);
+        let VmTrace::Stopped(s) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(s.verdict, GuestVerdict::Hangs);
+        assert_eq!(s.variant, "v4_5");
+        assert!(s
+            .console
+            .iter()
+            .any(|l| l.contains("sysrq: Show Blocked State")));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["verdict"], "hangs");
+        assert!(json["console"].as_array().unwrap().len() > 2);
+        let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
+        assert!(conforms.is_empty());
+        assert_eq!(summary.hangs, [name]);
+        assert!(summary.caught());
+    }
+
+    /// A replay that finished is the guest's own `TraceReport`, unchanged.
+    #[test]
+    fn finished_replay_is_the_guests_report() {
+        let name = "v6_1.punch_frees_hole.witness.json";
+        let trace = corpus_trace(name);
+        let log = TraceLog {
+            name: name.into(),
+            lines: vec![format!("@@hugepunch-vm end {name} rc=0")],
+            ending: Some(Ending::Exited(0)),
+        };
+        let stdout = r#"[{"trace":"v6_1.punch_frees_hole.witness.json","variant":"v6_1","property":"punch_frees_hole","kind":"witness","verdict":"conforms","achieved":1,"attempts":1,"violation_observed":false,"replay_us":1.0,"syscall_us":1.0,"padding":0,"reproduce":"x"}]"#;
+        let out = Output {
+            rc: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        };
+        let e = trace_entry(name, &trace, &log, Some(&out));
+        assert!(matches!(&e, VmTrace::Replayed(r) if r.verdict == Verdict::Conforms));
+        let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
+        assert_eq!(conforms, ["v6_1"]);
+        assert!(!summary.caught());
+    }
+}
