@@ -126,7 +126,7 @@ impl TraceLog {
                     keep_task = header.contains("state:D")
                         || header.starts_with(" task:hugepunch")
                         || header.starts_with(" task:hp-");
-                } else if l.contains("sysrq:") || marker(l).is_some() {
+                } else if l.contains("sysrq:") || l.contains(MARK) {
                     keep_task = true;
                 }
                 if (after_marker && keep_task) || trouble(l) == Some(Trouble::HungTask) {
@@ -358,7 +358,7 @@ mod fixtures {
 
     #[test]
     fn hang_with_task_dump() {
-        let t = fixture("hang-watchdog-debian-6.1.log");
+        let t = fixture("hang-watchdog-control-6.1.log");
         assert_eq!(t.traces.len(), 1);
         let l = &t.traces[0];
         assert_eq!(l.name, "v4_5.race_window_fault.witness.json");
@@ -368,8 +368,11 @@ mod fixtures {
         assert!(ev[0].contains("@@hugepunch-vm hang v4_5.race_window_fault.witness.json"));
         assert!(ev.iter().any(|x| x.contains("sysrq: Show Blocked State")));
         assert!(ev.iter().any(|x| x.contains("task:hp-mapper")));
+        assert!(ev
+            .iter()
+            .any(|x| x.starts_with("@@hugepunch-vm blocked hp-manager pid=")));
         // kernel threads that are merely running or sleeping are left out
-        assert!(!ev.iter().any(|x| x.contains("task:rcu_preempt")));
+        assert!(!ev.iter().any(|x| x.contains("task:kdevtmpfs")));
         assert!(ev.last().unwrap().contains("hang-end"));
     }
 }

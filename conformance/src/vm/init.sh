@@ -26,6 +26,13 @@ for t in /corpus/*.json; do
         say end "$n" rc=$(cat $r.rc)
     else
         say hang "$n" after=${s}s
+        # where each of the replay's processes waits in the kernel
+        for p in /proc/[0-9]*; do
+            c=$(cat $p/comm 2>/dev/null)
+            case "$c" in hugepunch|hp-*)
+                say blocked "$c" pid=${p#/proc/} state=$(sed -n 's/^State:[[:space:]]*//p' $p/status | tr ' ' _) wchan=$(cat $p/wchan 2>/dev/null) ;;
+            esac
+        done
         echo w > /proc/sysrq-trigger
         echo t > /proc/sysrq-trigger
         sleep 2

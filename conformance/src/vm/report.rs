@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn hang_is_a_verdict() {
         let text = std::fs::read_to_string(format!(
-            "{}/tests/fixtures/console/hang-watchdog-debian-6.1.log",
+            "{}/tests/fixtures/console/hang-watchdog-control-6.1.log",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
