@@ -49,6 +49,8 @@ pub enum Marker {
     End(String, i32),
     Hang(String),
     HangEnd(String),
+    /// The kernel oopsed during this trace (taint D): the init stops.
+    Died(String),
     Done,
     ProbeOk,
 }
@@ -75,6 +77,7 @@ pub fn marker(line: &str) -> Option<Marker> {
         }
         "hang" => Marker::Hang(arg?),
         "hang-end" => Marker::HangEnd(arg?),
+        "died" => Marker::Died(arg?),
         "done" => Marker::Done,
         "probe-ok" => Marker::ProbeOk,
         _ => return None,
@@ -109,11 +112,11 @@ impl TraceLog {
             .any(|l| matches!(trouble(l), Some(Trouble::Oops | Trouble::Panic)))
     }
 
-    /// The lines that show the trouble, at most `max`: for a hang, the hung-task reports and
+    /// The lines that show the trouble, at most `max`: for a hang without an oops, the hung-task reports and
     /// the sysrq dump from the init's hang marker on, keeping of the task dump only the tasks
     /// that are blocked (`state:D`) or are hugepunch's; else from the first oops line on.
     pub fn evidence(&self, max: usize) -> Vec<String> {
-        if self.ending == Some(Ending::Hung) {
+        if self.ending == Some(Ending::Hung) && !self.oopsed() {
             let mut out = Vec::new();
             let mut keep_task = true;
             let mut after_marker = false;
@@ -156,6 +159,8 @@ pub struct Transcript {
     pub boot: Vec<String>,
     pub traces: Vec<TraceLog>,
     pub done: bool,
+    /// The trace during which the kernel oopsed, after which the init stopped.
+    pub died_in: Option<String>,
     pub probe_ok: bool,
     /// Between a hang marker and its hang-end: the task dump goes to that trace.
     dumping: bool,
@@ -184,6 +189,7 @@ impl Transcript {
                 ending: None,
             }),
             Some(Marker::Done) => self.done = true,
+            Some(Marker::Died(n)) => self.died_in = Some(n.clone()),
             Some(Marker::ProbeOk) => self.probe_ok = true,
             _ => {}
         }
@@ -301,6 +307,10 @@ mod tests {
         assert_eq!(
             marker("[  5.0] random: x@@hugepunch-vm begin t.json"),
             Some(Marker::Begin("t.json".into()))
+        );
+        assert_eq!(
+            marker("@@hugepunch-vm died t.json"),
+            Some(Marker::Died("t.json".into()))
         );
         assert_eq!(marker("@@hugepunch-vm end t.json"), None);
         assert_eq!(marker("hugepunch-vm begin t.json"), None);

@@ -157,7 +157,7 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
         }
     }
     let (conforms_to, summary) = conclude(&corpus, &traces);
-    Ok(VmReport {
+    let report = VmReport {
         kernel: t.fact("kernel").unwrap_or("?").to_string(),
         conforms_to,
         traces,
@@ -170,11 +170,23 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
             cpus: t.fact("cpus").and_then(|v| v.parse().ok()),
             hugepages: t.fact("hugepages").and_then(|v| v.parse().ok()),
             not_run,
-            stopped: run.stopped.clone(),
+            stopped: run.stopped.clone().or_else(|| {
+                t.died_in.as_ref().map(|n| {
+                    format!("the kernel oopsed during {n}; the rest of the corpus was not run")
+                })
+            }),
             console_log,
         },
         summary,
-    })
+    };
+    if o.keep {
+        let p = dir.join("report.json");
+        let _ = std::fs::write(
+            &p,
+            serde_json::to_string_pretty(&report).expect("serializes"),
+        );
+    }
+    Ok(report)
 }
 
 fn sanitize(name: &str) -> String {

@@ -141,11 +141,12 @@ pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) 
         .filter(|o| o.rc == 0)
         .and_then(|o| serde_json::from_str::<Vec<TraceReport>>(&o.stdout).ok())
         .and_then(|mut v| v.pop());
-    let verdict = match (&log.ending, log.oopsed(), &replay) {
-        (Some(Ending::Hung), _, _) => GuestVerdict::Hangs,
-        (_, true, _) => GuestVerdict::Oops,
-        (_, false, Some(r)) => return VmTrace::Replayed(r.clone()),
-        (_, false, None) => GuestVerdict::Error,
+    // An oops comes first: a replay that then hangs waits on what the dead task held.
+    let verdict = match (log.oopsed(), &log.ending, &replay) {
+        (true, _, _) => GuestVerdict::Oops,
+        (false, Some(Ending::Hung), _) => GuestVerdict::Hangs,
+        (false, _, Some(r)) => return VmTrace::Replayed(r.clone()),
+        (false, _, None) => GuestVerdict::Error,
     };
     let stderr = match (verdict, out) {
         (_, Some(o)) => o.stderr.trim().to_string(),
@@ -443,5 +444,39 @@ mod tests {
         let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
         assert_eq!(conforms, ["v6_1"]);
         assert!(!summary.caught());
+    }
+
+    /// A kernel BUG during a replay is an `oops` verdict with the lines verbatim, even though
+    /// the replay then also hung waiting on the dead manager.
+    #[test]
+    fn bug_is_an_oops() {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/console/bug-mutant-no-reunmap.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let t = Transcript::parse(&text);
+        assert_eq!(t.traces.len(), 2);
+        assert_eq!(t.traces[0].ending, Some(Ending::Exited(0)));
+        assert!(!t.traces[0].oopsed());
+        let log = &t.traces[1];
+        let name = "hole_marker.hole_freed_on_return.counterexample.json";
+        assert_eq!(log.name, name);
+        assert_eq!(log.ending, Some(Ending::Hung));
+        let trace = corpus_trace(name);
+        let e = trace_entry(name, &trace, log, None);
+        let VmTrace::Stopped(s) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(s.verdict, GuestVerdict::Oops);
+        assert!(s.console[0].contains("page dumped because: VM_BUG_ON_FOLIO(folio_mapped(folio))"));
+        assert!(s
+            .console
+            .iter()
+            .any(|l| l.contains("kernel BUG at mm/filemap.c:153!")));
+        let (_, summary) = conclude(&[(name.into(), &trace)], &[e]);
+        assert_eq!(summary.oops.len(), 1);
+        assert!(summary.oops[0].contains("VM_BUG_ON_FOLIO(folio_mapped(folio))"));
+        assert!(summary.caught());
     }
 }
