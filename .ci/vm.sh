@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
     qemu-system-x86 busybox-static linux-source-6.1 \
-    make gcc bc flex bison libelf-dev libssl-dev xz-utils patch dpkg-dev > /dev/null
+    make gcc bc flex bison libelf-dev libssl-dev xz-utils patch > /dev/null
 stamp packages $t
 
 t=$SECONDS
