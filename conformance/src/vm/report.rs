@@ -366,14 +366,13 @@ pub fn markdown(command: &str, reports: &[VmReport]) -> String {
     }
     for r in reports {
         let m = &r.summary;
-        if !m.oops.is_empty() || !m.hangs.is_empty() {
-            let _ = writeln!(
-                s,
-                "\n{}: oops {}; hangs {}",
-                r.guest.kernel_name,
-                m.oops.join("; "),
-                m.hangs.join("; ")
-            );
+        for (what, v) in [("oops", &m.oops), ("hangs", &m.hangs)] {
+            if !v.is_empty() {
+                let _ = writeln!(s, "\n{} {what}: {}", r.guest.kernel_name, v.join("; "));
+            }
+        }
+        if let Some(why) = &r.guest.stopped {
+            let _ = writeln!(s, "\n{}: {why}", r.guest.kernel_name);
         }
     }
     s
