@@ -32,6 +32,9 @@ pub enum Command {
     Replay(crate::conformance_cli::ReplayArgs),
     /// Check this host, or replay the whole corpus and say which variants it conforms to.
     Host(crate::conformance_cli::HostArgs),
+    /// Replay the corpus in a qemu guest running another kernel (a bzImage, a Debian kernel or
+    /// a mutant).
+    Vm(crate::vm_cli::VmArgs),
 }
 
 #[derive(Args)]
@@ -62,6 +65,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Explore(args) => crate::explore::command(args),
         Command::Replay(args) => crate::conformance_cli::replay(args),
         Command::Host(args) => crate::conformance_cli::host_cmd(args),
+        Command::Vm(args) => crate::vm_cli::command(args),
     }
 }
 

@@ -14,3 +14,4 @@ pub mod render;
 pub mod report;
 pub mod run;
 pub mod shortest;
+pub mod vm_cli;

@@ -18,4 +18,5 @@ pub mod replay;
 pub mod report;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod vm;
 pub mod window;

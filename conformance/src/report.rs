@@ -2,11 +2,11 @@
 
 use crate::evidence::attempt::AttemptEvidence;
 use crate::evidence::confidence::Confidence;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// A trace's verdict on this host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
     /// Every observable as predicted, and the trace's kernel interleaving was achieved.
     #[serde(rename = "conforms")]
@@ -30,7 +30,7 @@ impl Verdict {
 }
 
 /// The first place the host differs from the trace.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mismatch {
     /// The trace step whose prediction the host does not meet.
     pub step: usize,
@@ -43,7 +43,7 @@ pub struct Mismatch {
 }
 
 /// How the race window was hit (window traces).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WindowHit {
     /// How long the punch ran, in µs.
     pub punch_us: f64,
@@ -53,7 +53,7 @@ pub struct WindowHit {
 }
 
 /// One trace replayed.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceReport {
     /// The trace's file name.
     pub trace: String,

@@ -6,10 +6,10 @@
 //! or did not come back when the replay's file was gone, someone else used it: that is an
 //! error, not a verdict.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The counters at one moment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     /// `HugePages_Total`.
     pub total: u64,

@@ -5,10 +5,10 @@ use super::blocking::{self, Expected, Role};
 use super::events::Event;
 use super::pagecache::{self, PageCache, Predicted};
 use super::window::{self, punch, KernelWindow, Subject, Touch, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the kernel's events say about one attempt.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptEvidence {
     /// Events recorded for the actors.
     pub kernel_events: usize,

@@ -6,11 +6,11 @@
 //! trace makes certain must show up as a contention of that thread and kind.
 
 use super::events::{Event, Kind, LockKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// A process of the replay.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Manager,
@@ -18,7 +18,7 @@ pub enum Role {
 }
 
 /// A wait the host showed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contention {
     pub role: Role,
     pub tid: i32,

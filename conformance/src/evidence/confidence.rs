@@ -7,7 +7,7 @@
 //! `1 - level`. For `k = 0` it is `1 - (1 - level)^(1/n)`, which the rule of three
 //! approximates as `3/n` at 95% (`-ln 0.05 = 2.996`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The confidence level of every bound reported.
 pub const LEVEL: f64 = 0.95;
@@ -84,7 +84,7 @@ fn percent_up(p: f64) -> String {
 }
 
 /// The outcome of a race trace's attempts, with the sentence that says what it means.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Confidence {
     pub attempts: u32,
     /// Attempts whose race window the kernel's events confirm.

@@ -8,11 +8,11 @@
 //! Parse, don't validate: each line becomes a typed [`Event`], or an error naming the line.
 //! Events of tracepoints this module does not know are kept as [`Kind::Other`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A lock's kind as `lock:contention_begin` reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockKind {
     Mutex,
@@ -54,7 +54,7 @@ impl LockKind {
 }
 
 /// A page-cache event's page: the inode and the byte offset the tracepoint prints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachePage {
     pub ino: u64,
     pub pfn: u64,
@@ -76,7 +76,7 @@ impl CachePage {
 }
 
 /// What happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// `exceptions:page_fault_user`: a user-space access faulted (at entry to the handler).
@@ -106,7 +106,7 @@ pub enum Kind {
 }
 
 /// One record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     /// Thread id (`common_pid`).
     pub tid: i32,

@@ -4,7 +4,7 @@
 
 use super::events::{Event, Kind};
 use super::window::{punch, Subject};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What the trace predicts, in host file pages.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,7 +30,7 @@ impl Predicted {
 }
 
 /// The page cache's events against the prediction.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageCache {
     pub deletes_predicted: usize,
     pub deletes_observed: usize,

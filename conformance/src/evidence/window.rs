@@ -7,7 +7,7 @@
 //! the fault's end taken from the kernel itself.
 
 use super::events::{syscall_arg, Event, Kind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `FALLOC_FL_PUNCH_HOLE`.
 const PUNCH_HOLE: u64 = 0x02;
@@ -74,7 +74,7 @@ impl Subject {
 }
 
 /// The kernel's verdict on one attempt's window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The fault began after the punch started, found the page and was over before the
@@ -108,7 +108,7 @@ impl Verdict {
 }
 
 /// The verdict with its times, in µs after the punch started (kernel clock).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KernelWindow {
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,6 +15,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod errno;
+pub mod guest;
 pub mod host;
 pub mod hugefile;
 pub mod janitor;

@@ -1,0 +1,163 @@
+//! `hugepunch vm`: replay the corpus in a qemu guest running another kernel.
+
+use clap::{Args, ValueEnum};
+use conformance::vm::qemu::Accel;
+use conformance::vm::report::{markdown, VmReport};
+use conformance::vm::{self, kernels, VmError, VmOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum AccelArg {
+    /// KVM if a short probe boot works, else TCG.
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+/// What a run must show for `--expect` (CI's gate).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Expect {
+    /// No violation, oops or hang; no fixed-variant trace diverges.
+    Clean,
+    /// The kernel is caught: a violation observed, an oops/BUG, or a hang.
+    Caught,
+}
+
+#[derive(Args)]
+pub struct VmArgs {
+    /// A bzImage, or a name from --list (debian-6.1, debian-6.12, debian-5.10, control-6.1,
+    /// mutant-skip-mapped, mutant-no-reunmap).
+    #[arg(long, required_unless_present_any = ["list", "matrix"])]
+    pub kernel: Option<String>,
+    /// Print the kernel names and which are cached.
+    #[arg(long)]
+    pub list: bool,
+    /// Run several kernels and print a kernels x traces table.
+    #[arg(long, num_args = 1..)]
+    pub matrix: Vec<String>,
+    /// With --matrix: the table in Markdown (docs/kernel-matrix.md).
+    #[arg(long)]
+    pub markdown: bool,
+    /// Print JSON: `hugepunch host`'s object plus "guest" and "summary".
+    #[arg(long)]
+    pub json: bool,
+    /// Attempts at each race trace.
+    #[arg(long, default_value_t = 5)]
+    pub attempts: u32,
+    /// Keep the initramfs and the console log under target/vm/.
+    #[arg(long)]
+    pub keep: bool,
+    /// The trace corpus.
+    #[arg(long, default_value = "traces/corpus")]
+    pub corpus: PathBuf,
+    /// A replay making no progress for this long is a hang.
+    #[arg(long, default_value_t = 120)]
+    pub hang_secs: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub accel: AccelArg,
+    /// Where kernels and guest files go.
+    #[arg(long, default_value = "target")]
+    pub work_dir: PathBuf,
+    /// Do not copy the guest's console to stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Exit 1 unless the run shows this.
+    #[arg(long, value_enum)]
+    pub expect: Option<Expect>,
+}
+
+/// Exit 0 with a report, 2 on bad input (a kernel that is not a bzImage, no qemu, a failed
+/// download or build), 1 when the guest could not be run or `--expect` is not met.
+pub fn command(args: VmArgs) -> ExitCode {
+    if args.list {
+        for l in kernels::list(&args.work_dir) {
+            println!("{l}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let o = VmOptions {
+        work: args.work_dir.clone(),
+        corpus: args.corpus.clone(),
+        attempts: args.attempts,
+        hang_secs: args.hang_secs,
+        accel: match args.accel {
+            AccelArg::Auto => None,
+            AccelArg::Kvm => Some(Accel::Kvm),
+            AccelArg::Tcg => Some(Accel::Tcg),
+        },
+        keep: args.keep,
+        stream: !args.quiet,
+    };
+    let kernels: Vec<String> = if args.matrix.is_empty() {
+        args.kernel.iter().cloned().collect()
+    } else {
+        args.matrix.clone()
+    };
+    let mut reports = Vec::new();
+    for k in &kernels {
+        match vm::run(k, &o) {
+            Ok(r) => reports.push(r),
+            Err(VmError::Input(e)) => {
+                eprintln!("hugepunch vm: {e}");
+                return ExitCode::from(2);
+            }
+            Err(VmError::Guest(e)) => {
+                eprintln!("hugepunch vm: {k}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    print(&args, &reports);
+    let unmet: Vec<&VmReport> = reports
+        .iter()
+        .filter(|r| match args.expect {
+            None => false,
+            Some(Expect::Caught) => !r.summary.caught(),
+            Some(Expect::Clean) => {
+                r.summary.caught() || !r.summary.fixed_variant_diverges.is_empty()
+            }
+        })
+        .collect();
+    for r in &unmet {
+        eprintln!(
+            "hugepunch vm: {}: expected {} but the report says otherwise",
+            r.guest.kernel_name,
+            if args.expect == Some(Expect::Caught) {
+                "the kernel to be caught (a violation observed, an oops or a hang)"
+            } else {
+                "a clean kernel (no violation, oops or hang; no fixed-variant trace diverging)"
+            }
+        );
+    }
+    if unmet.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn print(args: &VmArgs, reports: &[VmReport]) {
+    if args.markdown {
+        let mut cmd = format!(
+            "hugepunch vm --matrix {} --markdown --attempts {}",
+            args.matrix.join(" "),
+            args.attempts
+        );
+        if args.corpus != std::path::Path::new("traces/corpus") {
+            cmd.push_str(&format!(" --corpus {}", args.corpus.display()));
+        }
+        print!("{}", markdown(&cmd, reports));
+    } else if args.json {
+        let v = if reports.len() == 1 {
+            serde_json::to_string_pretty(&reports[0])
+        } else {
+            serde_json::to_string_pretty(reports)
+        };
+        println!("{}", v.expect("serializes"));
+    } else {
+        for r in reports {
+            print!("{}", r.text());
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! A child process (qemu) that cannot outlive hugepunch: its own process group, SIGKILL when
+//! the thread that spawned it dies (`PR_SET_PDEATHSIG`), and killed and reaped on drop.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+/// A spawned child that is killed (SIGKILL) and reaped when dropped.
+#[derive(Debug)]
+pub struct Guarded {
+    child: Child,
+}
+
+impl Guarded {
+    /// Spawns `cmd` in a new process group, with SIGKILL as its parent-death signal. As with
+    /// [`super::fork_child`], Linux sends that signal when the spawning *thread* exits: spawn
+    /// from a thread that outlives the child (the main thread).
+    pub fn spawn(cmd: &mut Command) -> io::Result<Guarded> {
+        let parent = std::process::id() as libc::pid_t;
+        cmd.process_group(0);
+        // SAFETY: the closure runs in the child between fork and exec; it only makes two
+        // async-signal-safe system calls (prctl, getppid) and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The parent may have died before the prctl: then nobody would kill us.
+                if libc::getppid() != parent {
+                    return Err(io::Error::other("parent exited before exec"));
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn().map(|child| Guarded { child })
+    }
+
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Kills the process group (SIGKILL) and reaps the child.
+    pub fn kill(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let pgid = self.child.id() as libc::pid_t;
+            // SAFETY: plain system call on a process group this struct created and has not yet
+            // reaped (try_wait said it is still running), so the id is not reused.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

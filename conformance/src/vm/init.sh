@@ -1,0 +1,50 @@
+#!/bin/busybox sh
+# /init of the guest that `hugepunch vm` boots: replays each trace of /corpus with
+# `hugepunch replay --json`, one at a time, so that a trace that hangs or oopses the kernel is
+# known by name and the others still run. Progress and markers go to the console (ttyS0),
+# results to ttyS1 (a file on the host). A replay that makes no progress for @HANG_SECS@ s is
+# a hang: the blocked tasks are dumped (sysrq w, then t) and the next trace runs.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+say() { echo "@@hugepunch-vm $*" > /dev/ttyS0; }
+data() { cat > /dev/ttyS1; }
+if [ "$1" = probe ]; then say probe-ok; reboot -f; fi
+say start uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) hugepages=$(cat /proc/sys/vm/nr_hugepages) kernel=$(uname -r)
+for t in /corpus/*.json; do
+    n=${t##*/}
+    r=/tmp/$n
+    say begin "$n"
+    (hugepunch replay --json --allow-hang --attempts @ATTEMPTS@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
+    s=0
+    while [ ! -e $r.rc ] && [ $s -lt @HANG_SECS@ ]; do sleep 1; s=$((s + 1)); done
+    if [ -e $r.rc ]; then
+        { echo "@@result $n $(cat $r.rc)"; cat $r.out; echo "@@stderr $n"; cat $r.err; echo "@@end $n"; } | data
+        say end "$n" rc=$(cat $r.rc)
+    else
+        say hang "$n" after=${s}s
+        # where each of the replay's processes waits in the kernel
+        for p in /proc/[0-9]*; do
+            c=$(cat $p/comm 2>/dev/null)
+            case "$c" in hugepunch|hp-*)
+                say blocked "$c" pid=${p#/proc/} state=$(sed -n 's/^State:[[:space:]]*//p' $p/status | tr ' ' _) wchan=$(cat $p/wchan 2>/dev/null) ;;
+            esac
+        done
+        echo w > /proc/sysrq-trigger
+        echo t > /proc/sysrq-trigger
+        sleep 2
+        say hang-end "$n"
+    fi
+    # After an oops (taint D, 128) the kernel died in a task that may hold locks: what it does
+    # next says nothing about hole punch. The rest of the corpus is not run.
+    if [ $(( $(cat /proc/sys/kernel/tainted) & 128 )) -ne 0 ]; then
+        say died "$n"
+        break
+    fi
+done
+say done uptime=$(cut -d' ' -f1 /proc/uptime)
+sync
+reboot -f

@@ -1,0 +1,216 @@
+//! `hugepunch vm`: replays the corpus in a qemu guest running any kernel: a bzImage, a Debian
+//! kernel, or a mutant built from Debian's `linux-source-6.1` with the 4.5 fix taken out.
+//!
+//! The guest boots an initramfs hugepunch writes itself ([`initramfs`]) whose init replays
+//! each trace with `hugepunch replay --json`, one process per trace, so that a kernel that
+//! oopses, BUGs or hangs on one trace is a verdict for that trace ([`console`]) and the others
+//! still run. Kernels are downloaded ([`debian`]) or built ([`build`]) into `<work>/kernels/`;
+//! the guest's files live in `<work>/vm/`, removed afterwards unless `keep`.
+
+pub mod build;
+pub mod console;
+pub mod debian;
+pub mod initramfs;
+pub mod kernels;
+pub mod qemu;
+pub mod report;
+
+use crate::host;
+use crate::replay::Options;
+use console::parse_data;
+use kernels::Kernel;
+use qemu::{Accel, Boot};
+use report::{conclude, trace_entry, GuestInfo, VmReport};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why `hugepunch vm` could not give a report.
+#[derive(Debug)]
+pub enum VmError {
+    /// Bad input or a missing tool or download: exit 2.
+    Input(String),
+    /// The guest could not be run: exit 1.
+    Guest(String),
+}
+
+/// How to run the guest.
+#[derive(Clone, Debug)]
+pub struct VmOptions {
+    /// `target/` by default: kernels, apt state and guest files all go below it.
+    pub work: PathBuf,
+    pub corpus: PathBuf,
+    pub attempts: u32,
+    /// A replay not finished after this long is a hang.
+    pub hang_secs: u64,
+    /// `None`: KVM if a probe boot works, else TCG.
+    pub accel: Option<Accel>,
+    /// Keep the initramfs, the data channel and the console log under `<work>/vm/`.
+    pub keep: bool,
+    /// Copy each console line to stderr as it comes.
+    pub stream: bool,
+}
+
+/// Downloads or builds the kernel if needed, boots it and replays the corpus.
+pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
+    // apt reads relative Dir:: paths against `/`
+    let work = std::path::absolute(&o.work)
+        .map_err(|e| VmError::Input(format!("{}: {e}", o.work.display())))?;
+    let o = &VmOptions { work, ..o.clone() };
+    let kernel = Kernel::parse(kernel_arg).map_err(VmError::Input)?;
+    qemu::check_installed().map_err(VmError::Input)?;
+    let files = host::corpus_files(&o.corpus).map_err(|e| VmError::Input(e.to_string()))?;
+    let loaded = host::load_all(&files).map_err(|e| VmError::Input(e.to_string()))?;
+    let image = kernel.image(&o.work).map_err(VmError::Input)?;
+    let replay_opts = Options {
+        attempts: o.attempts,
+        ..Options::default()
+    };
+    let pool = host::pages_for(&loaded, &replay_opts) + 8;
+    let hugepunch = std::env::current_exe()
+        .map_err(|e| VmError::Guest(format!("the hugepunch binary: {e}")))?;
+    let dir = o.work.join("vm").join(sanitize(&kernel.name()));
+    std::fs::create_dir_all(&dir).map_err(|e| VmError::Guest(format!("{}: {e}", dir.display())))?;
+    let cleanup = Cleanup {
+        dir: dir.clone(),
+        keep: o.keep,
+    };
+    let initrd = dir.join("initramfs.cpio");
+    let init = initramfs::InitParams {
+        attempts: o.attempts,
+        hang_secs: o.hang_secs,
+    };
+    initramfs::Initramfs::for_guest(Path::new(initramfs::BUSYBOX), &hugepunch, &files, &init)
+        .map_err(VmError::Input)?
+        .write(std::io::BufWriter::new(
+            std::fs::File::create(&initrd).map_err(|e| VmError::Guest(e.to_string()))?,
+        ))
+        .map_err(|e| VmError::Guest(format!("{}: {e}", initrd.display())))?;
+    let accel = o
+        .accel
+        .unwrap_or_else(|| qemu::pick_accel(&image, &initrd, &dir));
+    let hung_task = (o.hang_secs / 3).max(5);
+    let boot = Boot {
+        kernel: image.clone(),
+        initrd: initrd.clone(),
+        append: format!(
+            "console=ttyS0 panic=-1 hugepages={pool} sysrq_always_enabled=1 \
+             sysctl.kernel.hung_task_timeout_secs={hung_task}"
+        ),
+        memory_mib: pool * 2 + 1024,
+        accel,
+        data: dir.join("data"),
+    };
+    eprintln!(
+        "hugepunch vm: booting {} ({}) under {}, {} MiB, {pool} huge pages, {} traces",
+        kernel.name(),
+        image.display(),
+        accel.name(),
+        boot.memory_mib,
+        files.len()
+    );
+    let silence = Duration::from_secs(o.hang_secs + 240);
+    let stream = o.stream;
+    let run = qemu::run(&boot, silence, |l| {
+        if stream {
+            eprintln!("guest| {l}");
+        }
+    })
+    .map_err(VmError::Guest)?;
+    let data = std::fs::read_to_string(&boot.data).unwrap_or_default();
+    let outputs = parse_data(&data);
+    let mut console_log = None;
+    if o.keep {
+        let p = dir.join("console.log");
+        let _ = std::fs::write(&p, run.console.join("\n") + "\n");
+        console_log = Some(p.display().to_string());
+    }
+    drop(cleanup);
+    let t = &run.transcript;
+    if t.start.is_none() {
+        let tail: Vec<&str> = run
+            .console
+            .iter()
+            .rev()
+            .take(5)
+            .map(String::as_str)
+            .collect();
+        return Err(VmError::Guest(format!(
+            "the guest never reached its init ({}); last console lines: {}",
+            run.stopped.as_deref().unwrap_or("qemu exited"),
+            tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        )));
+    }
+    let mut traces = Vec::new();
+    let mut not_run = Vec::new();
+    let mut corpus = Vec::new();
+    for (path, trace) in &loaded {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+        corpus.push((name.clone(), trace));
+        match t.traces.iter().find(|l| l.name == name) {
+            Some(log) => {
+                let out = outputs.iter().find(|(n, _)| *n == name).map(|(_, o)| o);
+                traces.push(trace_entry(&name, trace, log, out));
+            }
+            None => not_run.push(name),
+        }
+    }
+    let (conforms_to, summary) = conclude(&corpus, &traces);
+    let report = VmReport {
+        kernel: t.fact("kernel").unwrap_or("?").to_string(),
+        conforms_to,
+        traces,
+        guest: GuestInfo {
+            kernel_name: kernel.name(),
+            kernel_image: image.display().to_string(),
+            accel: accel.name().into(),
+            boot_s: run.boot_s,
+            replay_s: run.replay_s,
+            cpus: t.fact("cpus").and_then(|v| v.parse().ok()),
+            hugepages: t.fact("hugepages").and_then(|v| v.parse().ok()),
+            not_run,
+            stopped: run.stopped.clone().or_else(|| {
+                t.died_in.as_ref().map(|n| {
+                    format!("the kernel oopsed during {n}; the rest of the corpus was not run")
+                })
+            }),
+            console_log,
+        },
+        summary,
+    };
+    if o.keep {
+        let p = dir.join("report.json");
+        let _ = std::fs::write(
+            &p,
+            serde_json::to_string_pretty(&report).expect("serializes"),
+        );
+    }
+    Ok(report)
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Removes the guest's files unless asked to keep them.
+struct Cleanup {
+    dir: PathBuf,
+    keep: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! What `hugepunch vm` says: the same object as `hugepunch host`, each trace either replayed
+//! (its `TraceReport` from the guest) or ended by the kernel (`hangs`, `oops`) or by a failed
+//! replay (`error`), plus the guest's facts and a summary naming the traces that showed a bug.
+
+use super::console::{Ending, Output, TraceLog};
+use crate::report::{HostReport, TraceReport, Verdict};
+use serde::Serialize;
+use std::fmt::Write as _;
+use traces::{Kind, Trace};
+
+/// How the kernel or the replay ended a trace that has no `TraceReport` verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum GuestVerdict {
+    /// No progress for the hang time: the blocked tasks' stacks are in `console`.
+    #[serde(rename = "hangs")]
+    Hangs,
+    /// The kernel oopsed, BUGged or panicked during the replay: the lines are in `console`.
+    #[serde(rename = "oops")]
+    Oops,
+    /// The replay failed for another reason (see `stderr`).
+    #[serde(rename = "error")]
+    Error,
+}
+
+impl GuestVerdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            GuestVerdict::Hangs => "hangs",
+            GuestVerdict::Oops => "oops",
+            GuestVerdict::Error => "error",
+        }
+    }
+}
+
+/// A trace the kernel (or the replay) stopped.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Stopped {
+    pub trace: String,
+    pub variant: String,
+    pub property: String,
+    pub kind: String,
+    pub verdict: GuestVerdict,
+    /// The console lines that show it, verbatim.
+    pub console: Vec<String>,
+    /// The replay's own report, when it still finished (e.g. an oops in another process).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<TraceReport>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+    pub reproduce: String,
+}
+
+/// One trace's line in the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum VmTrace {
+    Replayed(TraceReport),
+    Stopped(Stopped),
+}
+
+impl VmTrace {
+    pub fn name(&self) -> &str {
+        match self {
+            VmTrace::Replayed(r) => &r.trace,
+            VmTrace::Stopped(s) => &s.trace,
+        }
+    }
+
+    pub fn variant(&self) -> &str {
+        match self {
+            VmTrace::Replayed(r) => &r.variant,
+            VmTrace::Stopped(s) => &s.variant,
+        }
+    }
+
+    /// `conforms`, `diverges`, `not-achieved`, `hangs`, `oops` or `error`.
+    pub fn verdict(&self) -> &'static str {
+        match self {
+            VmTrace::Replayed(r) => r.verdict.name(),
+            VmTrace::Stopped(s) => s.verdict.name(),
+        }
+    }
+}
+
+/// The guest's facts.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GuestInfo {
+    /// The `--kernel` argument and the image booted.
+    pub kernel_name: String,
+    pub kernel_image: String,
+    pub accel: String,
+    /// qemu start to the init's first line, and the init's first line to its last, in s.
+    pub boot_s: Option<f64>,
+    pub replay_s: Option<f64>,
+    pub cpus: Option<u32>,
+    pub hugepages: Option<u64>,
+    /// Traces the guest never got to (it died or went silent first).
+    pub not_run: Vec<String>,
+    /// Why the guest stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// The whole console, with `--keep`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_log: Option<String>,
+}
+
+/// Which traces showed what.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// Counterexamples the kernel followed to the end: `trace (property)`.
+    pub violation_observed: Vec<String>,
+    /// Traces during which the kernel oopsed or BUGged, with the first such line.
+    pub oops: Vec<String>,
+    pub hangs: Vec<String>,
+    /// Traces of variants with no counterexample (the fixed ones) that diverged.
+    pub fixed_variant_diverges: Vec<String>,
+}
+
+impl Summary {
+    /// The kernel showed a bug: a violation, an oops or a hang.
+    pub fn caught(&self) -> bool {
+        !(self.violation_observed.is_empty() && self.oops.is_empty() && self.hangs.is_empty())
+    }
+}
+
+/// The report of one guest run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VmReport {
+    /// The guest's `uname -r`.
+    pub kernel: String,
+    /// Variants every trace of which was replayed and conforms.
+    pub conforms_to: Vec<String>,
+    pub traces: Vec<VmTrace>,
+    pub guest: GuestInfo,
+    pub summary: Summary,
+}
+
+/// Builds one trace's entry from its console log and its data-channel output.
+pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) -> VmTrace {
+    let replay: Option<TraceReport> = out
+        .filter(|o| o.rc == 0)
+        .and_then(|o| serde_json::from_str::<Vec<TraceReport>>(&o.stdout).ok())
+        .and_then(|mut v| v.pop());
+    // An oops comes first: a replay that then hangs waits on what the dead task held.
+    let verdict = match (log.oopsed(), &log.ending, &replay) {
+        (true, _, _) => GuestVerdict::Oops,
+        (false, Some(Ending::Hung), _) => GuestVerdict::Hangs,
+        (false, _, Some(r)) => return VmTrace::Replayed(r.clone()),
+        (false, _, None) => GuestVerdict::Error,
+    };
+    let stderr = match (verdict, out) {
+        (_, Some(o)) => o.stderr.trim().to_string(),
+        (GuestVerdict::Error, None) => "the guest died during this replay".into(),
+        _ => String::new(),
+    };
+    VmTrace::Stopped(Stopped {
+        trace: name.into(),
+        variant: t.meta.variant.name().into(),
+        property: t.meta.property.clone(),
+        kind: t.meta.kind.name().into(),
+        verdict,
+        console: log.evidence(400),
+        replay,
+        stderr,
+        reproduce: format!("hugepunch replay corpus/{name} (in the guest)"),
+    })
+}
+
+/// Variants every trace of which was replayed and conforms; the summary. `corpus` is every
+/// trace loaded (a variant with a counterexample is a buggy one).
+pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Vec<String>, Summary) {
+    let replayed: Vec<TraceReport> = traces
+        .iter()
+        .filter_map(|t| match t {
+            VmTrace::Replayed(r) => Some(r.clone()),
+            VmTrace::Stopped(_) => None,
+        })
+        .collect();
+    let complete = |v: &str| {
+        corpus
+            .iter()
+            .filter(|(_, t)| t.meta.variant.name() == v)
+            .count()
+            == replayed.iter().filter(|r| r.variant == v).count()
+    };
+    let conforms_to = HostReport::conforming(&traces::Variant::ALL.map(|v| v.name()), &replayed)
+        .into_iter()
+        .filter(|v| complete(v))
+        .collect();
+    let buggy = |v: &str| {
+        corpus
+            .iter()
+            .any(|(_, t)| t.meta.variant.name() == v && t.meta.kind == Kind::Counterexample)
+    };
+    let mut s = Summary::default();
+    for t in traces {
+        match t {
+            VmTrace::Replayed(r) => {
+                if r.violation_observed {
+                    s.violation_observed
+                        .push(format!("{} ({})", r.trace, r.property));
+                }
+                if r.verdict == Verdict::Diverges && !buggy(&r.variant) {
+                    s.fixed_variant_diverges.push(r.trace.clone());
+                }
+            }
+            VmTrace::Stopped(st) => {
+                let first = st.console.first().cloned().unwrap_or_default();
+                match st.verdict {
+                    GuestVerdict::Hangs => s.hangs.push(st.trace.clone()),
+                    GuestVerdict::Oops => s.oops.push(format!("{}: {}", st.trace, first.trim())),
+                    GuestVerdict::Error => {}
+                }
+            }
+        }
+    }
+    (conforms_to, s)
+}
+
+impl VmReport {
+    /// The conformance table, as `hugepunch host` prints it, with the guest's lines.
+    pub fn text(&self) -> String {
+        let g = &self.guest;
+        let mut s = format!(
+            "guest kernel {} ({}), {}, boot {} s, replay {} s\n",
+            self.kernel,
+            g.kernel_name,
+            g.accel,
+            g.boot_s.map_or("?".into(), |v| format!("{v:.0}")),
+            g.replay_s.map_or("?".into(), |v| format!("{v:.0}")),
+        );
+        let _ = writeln!(
+            s,
+            "{:<58} {:<13} {:>9} {:>10} {:>10}",
+            "trace", "verdict", "achieved", "replay_us", "syscall_us"
+        );
+        for t in &self.traces {
+            match t {
+                VmTrace::Replayed(t) => {
+                    let _ = writeln!(
+                        s,
+                        "{:<58} {:<13} {:>5}/{:<3} {:>10.0} {:>10.0}{}",
+                        t.trace,
+                        t.verdict.name(),
+                        t.achieved,
+                        t.attempts,
+                        t.replay_us,
+                        t.syscall_us,
+                        if t.violation_observed {
+                            "  violation observed"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                VmTrace::Stopped(t) => {
+                    let _ = writeln!(s, "{:<58} {:<13}", t.trace, t.verdict.name());
+                    for l in t.console.iter().take(12) {
+                        let _ = writeln!(s, "    | {l}");
+                    }
+                    if t.console.len() > 12 {
+                        let _ = writeln!(s, "    | ... ({} lines in --json)", t.console.len());
+                    }
+                    if !t.stderr.is_empty() {
+                        let _ =
+                            writeln!(s, "    stderr: {}", t.stderr.lines().last().unwrap_or(""));
+                    }
+                }
+            }
+        }
+        for n in &g.not_run {
+            let _ = writeln!(s, "{n:<58} not run");
+        }
+        if let Some(why) = &g.stopped {
+            let _ = writeln!(s, "the guest stopped early: {why}");
+        }
+        let m = &self.summary;
+        for (what, v) in [
+            ("violation observed", &m.violation_observed),
+            ("kernel oops/BUG", &m.oops),
+            ("hangs", &m.hangs),
+            ("fixed-variant traces diverging", &m.fixed_variant_diverges),
+        ] {
+            if !v.is_empty() {
+                let _ = writeln!(s, "{what}: {}", v.join("; "));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "this kernel conforms to: {}",
+            self.conforms_to.join(", ")
+        );
+        s
+    }
+}
+
+/// `--matrix --markdown`: traces down, kernels across; each cell the verdict and the attempts
+/// that achieved the trace's interleaving.
+pub fn markdown(command: &str, reports: &[VmReport]) -> String {
+    let mut s = String::from("# Kernel matrix\n\n");
+    let _ = writeln!(
+        s,
+        "Written by `{command}`. Each cell: the trace's verdict in a guest running that kernel, \
+         and the attempts that achieved its kernel interleaving (achieved/attempts). \
+         `violation` marks a counterexample the kernel followed to the end.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| kernel | guest `uname -r` | accel | boot s | replay s | conforms to |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for r in reports {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            r.guest.kernel_name,
+            r.kernel,
+            r.guest.accel,
+            r.guest.boot_s.map_or("?".into(), |v| format!("{v:.0}")),
+            r.guest.replay_s.map_or("?".into(), |v| format!("{v:.0}")),
+            r.conforms_to.join(", ")
+        );
+    }
+    s.push_str("\n| trace |");
+    for r in reports {
+        let _ = write!(s, " {} |", r.guest.kernel_name);
+    }
+    s.push_str("\n|---|");
+    for _ in reports {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    let mut names: Vec<&str> = Vec::new();
+    for r in reports {
+        for t in &r.traces {
+            if !names.contains(&t.name()) {
+                names.push(t.name());
+            }
+        }
+    }
+    for n in names {
+        let _ = write!(s, "| {} |", n.trim_end_matches(".json"));
+        for r in reports {
+            let cell = match r.traces.iter().find(|t| t.name() == n) {
+                Some(VmTrace::Replayed(t)) => format!(
+                    "{} {}/{}{}",
+                    t.verdict.name(),
+                    t.achieved,
+                    t.attempts,
+                    if t.violation_observed {
+                        " **violation**"
+                    } else {
+                        ""
+                    }
+                ),
+                Some(VmTrace::Stopped(t)) => format!("**{}**", t.verdict.name()),
+                None => "not run".into(),
+            };
+            let _ = write!(s, " {cell} |");
+        }
+        s.push('\n');
+    }
+    for r in reports {
+        let m = &r.summary;
+        for (what, v) in [("oops", &m.oops), ("hangs", &m.hangs)] {
+            if !v.is_empty() {
+                let _ = writeln!(s, "\n{} {what}: {}", r.guest.kernel_name, v.join("; "));
+            }
+        }
+        if let Some(why) = &r.guest.stopped {
+            let _ = writeln!(s, "\n{}: {why}", r.guest.kernel_name);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vm::console::Transcript;
+
+    fn corpus_trace(name: &str) -> Trace {
+        traces::load(std::path::PathBuf::from(format!(
+            "{}/../traces/corpus/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )))
+        .unwrap()
+    }
+
+    /// A hung replay is a `hangs` verdict with the task dump, its variant is not conformed to,
+    /// and the summary names it.
+    #[test]
+    fn hang_is_a_verdict() {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/console/hang-watchdog-control-6.1.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let t = Transcript::parse(&text);
+        let name = "v4_5.race_window_fault.witness.json";
+        let trace = corpus_trace(name);
+        let e = trace_entry(name, &trace, &t.traces[0], None);
+        let VmTrace::Stopped(s) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(s.verdict, GuestVerdict::Hangs);
+        assert_eq!(s.variant, "v4_5");
+        assert!(s
+            .console
+            .iter()
+            .any(|l| l.contains("sysrq: Show Blocked State")));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["verdict"], "hangs");
+        assert!(json["console"].as_array().unwrap().len() > 2);
+        let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
+        assert!(conforms.is_empty());
+        assert_eq!(summary.hangs, [name]);
+        assert!(summary.caught());
+    }
+
+    /// A replay that finished is the guest's own `TraceReport`, unchanged.
+    #[test]
+    fn finished_replay_is_the_guests_report() {
+        let name = "v6_1.punch_frees_hole.witness.json";
+        let trace = corpus_trace(name);
+        let log = TraceLog {
+            name: name.into(),
+            lines: vec![format!("@@hugepunch-vm end {name} rc=0")],
+            ending: Some(Ending::Exited(0)),
+        };
+        let stdout = r#"[{"trace":"v6_1.punch_frees_hole.witness.json","variant":"v6_1","property":"punch_frees_hole","kind":"witness","verdict":"conforms","achieved":1,"attempts":1,"violation_observed":false,"replay_us":1.0,"syscall_us":1.0,"padding":0,"reproduce":"x"}]"#;
+        let out = Output {
+            rc: 0,
+            stdout: stdout.into(),
+            stderr: String::new(),
+        };
+        let e = trace_entry(name, &trace, &log, Some(&out));
+        assert!(matches!(&e, VmTrace::Replayed(r) if r.verdict == Verdict::Conforms));
+        let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
+        assert_eq!(conforms, ["v6_1"]);
+        assert!(!summary.caught());
+    }
+
+    /// A kernel BUG during a replay is an `oops` verdict with the lines verbatim, even though
+    /// the replay then also hung waiting on the dead manager.
+    #[test]
+    fn bug_is_an_oops() {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/console/bug-mutant-no-reunmap.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let t = Transcript::parse(&text);
+        assert_eq!(t.traces.len(), 2);
+        assert_eq!(t.traces[0].ending, Some(Ending::Exited(0)));
+        assert!(!t.traces[0].oopsed());
+        let log = &t.traces[1];
+        let name = "hole_marker.hole_freed_on_return.counterexample.json";
+        assert_eq!(log.name, name);
+        assert_eq!(log.ending, Some(Ending::Hung));
+        let trace = corpus_trace(name);
+        let e = trace_entry(name, &trace, log, None);
+        let VmTrace::Stopped(s) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(s.verdict, GuestVerdict::Oops);
+        assert!(s.console[0].contains("page dumped because: VM_BUG_ON_FOLIO(folio_mapped(folio))"));
+        assert!(s
+            .console
+            .iter()
+            .any(|l| l.contains("kernel BUG at mm/filemap.c:153!")));
+        let (_, summary) = conclude(&[(name.into(), &trace)], &[e]);
+        assert_eq!(summary.oops.len(), 1);
+        assert!(summary.oops[0].contains("VM_BUG_ON_FOLIO(folio_mapped(folio))"));
+        assert!(summary.caught());
+    }
+}
