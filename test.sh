@@ -9,7 +9,12 @@
 # - raises /proc/sys/vm/nr_hugepages while the tests run, so that 1100 2 MiB huge pages (2.2 GiB)
 #   are free for the replays, and puts the pool back on exit, also on Ctrl-C or SIGTERM (not on
 #   SIGKILL of this script: then nr_hugepages stays raised).
-# Extra arguments go to `cargo test` (e.g. `./test.sh -p spec`).
+# - the kernel matrix part (.ci/vm.sh): installs qemu-system-x86, busybox-static,
+#   linux-source-6.1 and the kernel build tools with apt-get, downloads Debian's 6.1 kernel
+#   package and builds a mutant kernel, all cached under target/kernels/, and runs two qemu
+#   guests (killed when done; nothing is left running).
+# Extra arguments go to `cargo test` (e.g. `./test.sh -p spec`); with arguments the kernel
+# matrix part does not run (say `./test.sh` with none for every test).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,4 +37,9 @@ ls -l /dev/userfaultfd || echo "no /dev/userfaultfd: the replay tests will say w
 
 section "cargo test --release --workspace $*"
 cargo test --release --workspace "$@"
+
+if [ $# -eq 0 ]; then
+    section "kernel matrix: the corpus in qemu guests (Debian 6.1 must be clean, a mutant caught)"
+    bash .ci/vm.sh
+fi
 section "done"

@@ -302,13 +302,23 @@ impl Attempt<'_> {
                 Err(e) => return Err(e),
             }
         }
+        if mismatch.is_none() && trace.meta.predicts_hang() {
+            mismatch = a.punch_returned_against_hang();
+        }
         let window = a.window_hit();
         let achieved = plan.raced.is_none() || window.is_some();
         let (replay_ns, syscall_ns) = (t0.elapsed().as_nanos() as u64, a.syscall_ns);
         let recording = recorder.map(Recorder::finish).transpose()?;
         let (evidence, header) = match &recording {
             Some(r) => {
-                let (e, h) = a.judge(&r.events, plan, expect, window.is_some())?;
+                let (mut e, h) = a.judge(&r.events, plan, expect, window.is_some())?;
+                if !r.records_lock_waits() {
+                    e.blocking.push(
+                        "lock waits not checked: this kernel has no lock:contention_* \
+                         tracepoints (Linux 5.19+)"
+                            .into(),
+                    );
+                }
                 (Some(e), h)
             }
             None => (None, String::new()),
@@ -497,6 +507,33 @@ impl Attempt<'_> {
                 .get_or_insert_with(|| format!("step {step}: {d}"));
         }
         Ok(())
+    }
+
+    /// A trace that predicts a deadlock ends with the punch blocked for good. If the punch
+    /// returns within the replay timeout, the host did not deadlock: a mismatch, so the
+    /// replay never reports a hang it did not see. If it does not, the kernel is stuck as
+    /// predicted and this process stays blocked with it (a guest's watchdog reports the hang).
+    fn punch_returned_against_hang(&self) -> Option<Mismatch> {
+        let deadline = Instant::now() + self.opts.timeout;
+        while self.cast.shared.load(PUNCH_RETURNED) == 0 {
+            if Instant::now() > deadline {
+                eprintln!(
+                    "hugepunch replay: the punch has not returned {} ms after the trace's last \
+                     step: the kernel looks deadlocked, as the trace predicts",
+                    self.opts.timeout.as_millis()
+                );
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let last = self.trace.steps.len() - 1;
+        Some(Mismatch {
+            step: last,
+            action: self.trace.steps[last].action.name().into(),
+            field: "punch_hole".into(),
+            predicted: "never returns (the kernel deadlocks)".into(),
+            host: "returned".into(),
+        })
     }
 
     /// Judges the attempt's kernel events against the trace.

@@ -5,21 +5,25 @@ use super::events::{parse, Event};
 use crate::sys::tracefs::TraceInstance;
 use std::io;
 
-/// Tracepoints every recording needs: the window fault, the page cache, lock waits, the punch
-/// and the syscall that follows each touch (`getrusage`, which marks the fault as over).
-pub const REQUIRED: [&str; 8] = [
+/// Tracepoints every recording needs: the window fault, the page cache, the punch and the
+/// syscall that follows each touch (`getrusage`, which marks the fault as over).
+pub const REQUIRED: [&str; 6] = [
     "exceptions/page_fault_user",
     "filemap/mm_filemap_add_to_page_cache",
     "filemap/mm_filemap_delete_from_page_cache",
-    "lock/contention_begin",
-    "lock/contention_end",
     "syscalls/sys_enter_fallocate",
     "syscalls/sys_exit_fallocate",
     "syscalls/sys_enter_getrusage",
 ];
 
+/// The lock waits: `lock:contention_begin`/`end` came with Linux 5.19, so older kernels
+/// (5.10) replay without them and say so ([`Recording::records_lock_waits`]).
+pub const LOCK_WAITS: [&str; 2] = ["lock/contention_begin", "lock/contention_end"];
+
 /// Recorded where the kernel has them.
-pub const OPTIONAL: [&str; 3] = [
+pub const OPTIONAL: [&str; 5] = [
+    LOCK_WAITS[0],
+    LOCK_WAITS[1],
     "hugetlbfs/hugetlbfs_fallocate",
     "syscalls/sys_enter_ioctl",
     "syscalls/sys_exit_ioctl",
@@ -38,6 +42,16 @@ pub struct Recording {
     pub events: Vec<Event>,
     /// Tracepoints enabled.
     pub enabled: Vec<String>,
+}
+
+impl Recording {
+    /// Whether the kernel had the lock-wait tracepoints, so that no contention seen means none
+    /// happened.
+    pub fn records_lock_waits(&self) -> bool {
+        LOCK_WAITS
+            .iter()
+            .all(|e| self.enabled.iter().any(|x| x == e))
+    }
 }
 
 impl Recorder {

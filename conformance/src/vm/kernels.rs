@@ -36,6 +36,14 @@ pub struct BuiltKernel {
     pub patch: Option<&'static str>,
 }
 
+impl BuiltKernel {
+    /// What the image is built from, kept beside it: a cached image whose recipe differs is
+    /// stale.
+    pub fn recipe(&self) -> String {
+        format!("{CONFIG_FRAGMENT}\n--- patch\n{}", self.patch.unwrap_or(""))
+    }
+}
+
 /// Built kernels: the control and the mutants.
 pub const BUILT: [BuiltKernel; 3] = [
     BuiltKernel {
@@ -99,14 +107,26 @@ impl Kernel {
         }
     }
 
-    /// The image, downloaded or built first if it is not cached.
+    /// The image, downloaded or built first if it is not cached. A built kernel is built again
+    /// when its recipe (the config fragment and its patch) changed since it was cached.
     pub fn image(&self, work: &Path) -> Result<PathBuf, String> {
         let image = self.cached_image(work);
-        if !image.exists() {
+        let recipe = image.with_file_name("recipe");
+        let stale = match self {
+            Kernel::Built(b) => {
+                std::fs::read_to_string(&recipe).ok().as_deref() != Some(&b.recipe())
+            }
+            _ => false,
+        };
+        if !image.exists() || stale {
             match self {
                 Kernel::Image(_) => unreachable!("checked by parse"),
                 Kernel::Debian(d) => super::debian::download(d, work, &image)?,
-                Kernel::Built(b) => super::build::build(b, work, &image)?,
+                Kernel::Built(b) => {
+                    super::build::build(b, work, &image)?;
+                    std::fs::write(&recipe, b.recipe())
+                        .map_err(|e| format!("{}: {e}", recipe.display()))?;
+                }
             }
         }
         check_bzimage(&image)?;
