@@ -137,10 +137,14 @@ pub struct VmReport {
 
 /// Builds one trace's entry from its console log and its data-channel output.
 pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) -> VmTrace {
-    let replay: Option<TraceReport> = out
+    let parsed = out
         .filter(|o| o.rc == 0)
-        .and_then(|o| serde_json::from_str::<Vec<TraceReport>>(&o.stdout).ok())
-        .and_then(|mut v| v.pop());
+        .map(|o| serde_json::from_str::<Vec<TraceReport>>(&o.stdout));
+    let unreadable = match &parsed {
+        Some(Err(e)) => Some(format!("the guest's replay report does not parse: {e}")),
+        _ => None,
+    };
+    let replay: Option<TraceReport> = parsed.and_then(|p| p.ok()).and_then(|mut v| v.pop());
     // An oops comes first: a replay that then hangs waits on what the dead task held.
     let verdict = match (log.oopsed(), &log.ending, &replay) {
         (true, _, _) => GuestVerdict::Oops,
@@ -149,7 +153,10 @@ pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) 
         (false, _, None) => GuestVerdict::Error,
     };
     let stderr = match (verdict, out) {
-        (_, Some(o)) => o.stderr.trim().to_string(),
+        (_, Some(o)) => [o.stderr.trim(), unreadable.as_deref().unwrap_or("")]
+            .join("\n")
+            .trim()
+            .to_string(),
         (GuestVerdict::Error, None) => "the guest died during this replay".into(),
         _ => String::new(),
     };
@@ -387,6 +394,32 @@ mod tests {
         .unwrap()
     }
 
+    /// A guest's replay reports, as `hugepunch replay --json` printed them in a
+    /// mutant-skip-mapped guest (a witness with no findings, window or mismatch: fields left
+    /// out when empty), read back as replayed traces.
+    #[test]
+    fn guest_reports_read_back() {
+        let data = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/console/data-mutant-skip-mapped.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let outputs = crate::vm::console::parse_data(&data);
+        assert_eq!(outputs.len(), 2);
+        for (name, out) in &outputs {
+            let trace = corpus_trace(name);
+            let log = TraceLog {
+                name: name.clone(),
+                lines: vec![],
+                ending: None,
+            };
+            match trace_entry(name, &trace, &log, Some(out)) {
+                VmTrace::Replayed(r) => assert_eq!(r.verdict, Verdict::Conforms, "{name}"),
+                e => panic!("{name}: {e:?}"),
+            }
+        }
+    }
+
     /// A hung replay is a `hangs` verdict with the task dump, its variant is not conformed to,
     /// and the summary names it.
     #[test]
@@ -428,7 +461,7 @@ mod tests {
             lines: vec![format!("@@hugepunch-vm end {name} rc=0")],
             ending: Some(Ending::Exited(0)),
         };
-        let stdout = r#"[{"trace":"v6_1.punch_frees_hole.witness.json","variant":"v6_1","property":"punch_frees_hole","kind":"witness","verdict":"conforms","achieved":1,"attempts":1,"violation_observed":false,"replay_us":1.0,"syscall_us":1.0,"padding":0,"reproduce":"x"}]"#;
+        let stdout = r#"[{"trace":"v6_1.punch_frees_hole.witness.json","variant":"v6_1","property":"punch_frees_hole","kind":"witness","verdict":"conforms","achieved":1,"attempts":1,"violation_observed":false,"replay_us":1.0,"syscall_us":1.0,"padding":0,"reproduce":"x","kernel_events":0}]"#;
         let out = Output {
             rc: 0,
             stdout: stdout.into(),
