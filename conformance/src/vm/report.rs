@@ -112,14 +112,25 @@ pub struct Summary {
     /// Traces during which the kernel oopsed or BUGged, with the first such line.
     pub oops: Vec<String>,
     pub hangs: Vec<String>,
-    /// Traces of variants with no counterexample (the fixed ones) that diverged.
+    /// Traces of variants with no counterexample (the fixed ones) that diverged. Information,
+    /// not a bug: a witness of behaviour a later kernel changed diverges on that kernel (the
+    /// `uffd_copy_enomem` witnesses of 4.11-5.12 on any kernel with 8cc5fcbb5be8).
     pub fixed_variant_diverges: Vec<String>,
+    /// Variants with a counterexample (a bug) that the kernel conforms to.
+    pub buggy_conformed: Vec<String>,
+    /// Traces the guest could not replay (the harness failed): `trace: why`.
+    pub errors: Vec<String>,
 }
 
 impl Summary {
     /// The kernel showed a bug: a violation, an oops or a hang.
     pub fn caught(&self) -> bool {
         !(self.violation_observed.is_empty() && self.oops.is_empty() && self.hangs.is_empty())
+    }
+
+    /// The kernel showed no bug, behaves like no buggy variant, and every trace was replayed.
+    pub fn clean(&self) -> bool {
+        !self.caught() && self.buggy_conformed.is_empty() && self.errors.is_empty()
     }
 }
 
@@ -190,16 +201,20 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Vec<String>
             .count()
             == replayed.iter().filter(|r| r.variant == v).count()
     };
-    let conforms_to = HostReport::conforming(&traces::Variant::ALL.map(|v| v.name()), &replayed)
-        .into_iter()
-        .filter(|v| complete(v))
-        .collect();
+    let conforms_to: Vec<String> =
+        HostReport::conforming(&traces::Variant::ALL.map(|v| v.name()), &replayed)
+            .into_iter()
+            .filter(|v| complete(v))
+            .collect();
     let buggy = |v: &str| {
         corpus
             .iter()
             .any(|(_, t)| t.meta.variant.name() == v && t.meta.kind == Kind::Counterexample)
     };
-    let mut s = Summary::default();
+    let mut s = Summary {
+        buggy_conformed: conforms_to.iter().filter(|v| buggy(v)).cloned().collect(),
+        ..Summary::default()
+    };
     for t in traces {
         match t {
             VmTrace::Replayed(r) => {
@@ -216,7 +231,11 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Vec<String>
                 match st.verdict {
                     GuestVerdict::Hangs => s.hangs.push(st.trace.clone()),
                     GuestVerdict::Oops => s.oops.push(format!("{}: {}", st.trace, first.trim())),
-                    GuestVerdict::Error => {}
+                    GuestVerdict::Error => s.errors.push(format!(
+                        "{}: {}",
+                        st.trace,
+                        st.stderr.lines().last().unwrap_or("")
+                    )),
                 }
             }
         }
@@ -287,6 +306,8 @@ impl VmReport {
             ("kernel oops/BUG", &m.oops),
             ("hangs", &m.hangs),
             ("fixed-variant traces diverging", &m.fixed_variant_diverges),
+            ("buggy variants conformed to", &m.buggy_conformed),
+            ("traces not replayed (harness errors)", &m.errors),
         ] {
             if !v.is_empty() {
                 let _ = writeln!(s, "{what}: {}", v.join("; "));
@@ -472,6 +493,31 @@ mod tests {
         let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
         assert_eq!(conforms, ["v6_1"]);
         assert!(!summary.caught());
+        assert!(summary.clean());
+    }
+
+    /// A trace the guest could not replay keeps a kernel from being called clean: a harness
+    /// that cannot observe must not pass.
+    #[test]
+    fn a_replay_error_is_not_clean() {
+        let name = "v6_1.punch_frees_hole.witness.json";
+        let trace = corpus_trace(name);
+        let log = TraceLog {
+            name: name.into(),
+            lines: vec![format!("@@hugepunch-vm end {name} rc=1")],
+            ending: Some(Ending::Exited(1)),
+        };
+        let out = Output {
+            rc: 1,
+            stdout: String::new(),
+            stderr: "hugepunch replay: this kernel has no tracepoint syscalls/sys_enter_fallocate"
+                .into(),
+        };
+        let e = trace_entry(name, &trace, &log, Some(&out));
+        let (_, summary) = conclude(&[(name.into(), &trace)], &[e]);
+        assert!(!summary.caught());
+        assert!(!summary.clean());
+        assert_eq!(summary.errors.len(), 1, "{summary:?}");
     }
 
     /// A kernel BUG during a replay is an `oops` verdict with the lines verbatim, even though
