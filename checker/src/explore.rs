@@ -176,6 +176,7 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<11>,
     condition::<12>,
     condition::<13>,
+    condition::<14>,
 ];
 
 impl Model for Explorable {

@@ -107,11 +107,14 @@ fn mapper_number(actor: &str) -> usize {
         .expect("a mapper actor")
 }
 
-/// `manager`, `mapper<N>` or `kernel`.
+/// `manager`, `mapper<N>`, `migrator` or `kernel`.
 pub fn actor_name(cfg: &ModelCfg, id: Id) -> String {
     match (usize::from(id), mapper_of(id, cfg.mappers)) {
         (0, _) => "manager".into(),
         (_, Some(m)) => format!("mapper{m}"),
+        (_, None) if cfg.migrators > 0 && id == spec::ids::migrator_id(cfg.mappers) => {
+            "migrator".into()
+        }
         _ => "kernel".into(),
     }
 }
@@ -132,6 +135,7 @@ fn syscall_name(sc: Syscall) -> &'static str {
         Syscall::UffdioRegister => "uffdio_register",
         Syscall::UffdioCopy { .. } => "uffdio_copy",
         Syscall::UffdioWake { .. } => "uffdio_wake",
+        Syscall::MovePages { .. } => "move_pages",
     }
 }
 
@@ -149,7 +153,9 @@ fn syscall_args(sc: Syscall) -> Args {
             end: Some(end),
             ..Args::default()
         },
-        Syscall::UffdioCopy { page } | Syscall::UffdioWake { page } => Args {
+        Syscall::UffdioCopy { page }
+        | Syscall::UffdioWake { page }
+        | Syscall::MovePages { page } => Args {
             page: Some(page),
             ..Args::default()
         },
@@ -182,6 +188,7 @@ fn step_page(before: &Kernel, after: &Kernel, t: Tid, step: KStep) -> Option<u8>
     match before.threads[slot]?.op {
         Op::Fault { page, .. } | Op::UffdioCopy { page } | Op::UffdioWake { page } => Some(page),
         Op::Fallocate { next, end, .. } if next < end => Some(next),
+        Op::MovePages(mg) => Some(mg.idx),
         Op::PunchHole(p) => match step {
             KStep::HugetlbfsPunchHole | KStep::HugetlbVmdeleteList => None,
             KStep::RemoveInodeHugepages => match after.threads[slot]?.op {
