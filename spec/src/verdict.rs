@@ -121,7 +121,11 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
         // Before 5.13, with every page of the pool in use when the second copy (or the copy
         // after the reuse) allocates: the one-page hole refilled, a bigger hole refilled by
         // reuse, or two mappers copying one page before the punch has freed the rest.
-        "uffd_copy_enomem" => reach(copy_conflict && f.mcopy == McopyOrder::AllocFirst),
+        // The pool's spare page (the migration target) is free unless the migrator holds
+        // it, which needs mapper 0 to have mapped the hole page before a touch that misses.
+        "uffd_copy_enomem" => {
+            reach(copy_conflict && f.mcopy == McopyOrder::AllocFirst && (!spare || later_touch))
+        }
         // The marker covers [start, end] inclusive: one page past the hole waits too.
         "fault_waits_on_marker" => {
             reach(f.hole_marker && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages))
