@@ -116,13 +116,13 @@ fn describe(cfg: &ModelCfg) -> String {
 /// The model as the Explorer shows it: [`HugeModel`] with actors named in its text.
 pub struct Explorable {
     model: HugeModel,
-    /// Actor names by id: `manager`, `mapper<N>`, `kernel`.
+    /// Actor names by id: `manager`, `mapper<N>`, `migrator`, `kernel`.
     names: Vec<String>,
 }
 
 impl Explorable {
     pub fn new(cfg: ModelCfg) -> Self {
-        let names = (0..cfg.mappers as usize + 2)
+        let names = (0..cfg.mappers as usize + cfg.migrators as usize + 2)
             .map(|i| actor_name(&cfg, Id::from(i)))
             .collect();
         Explorable {
