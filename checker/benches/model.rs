@@ -53,6 +53,7 @@ impl Mode {
     const DFS1: Mode = Mode::new(Search::Dfs, false, 1);
     const SYM1: Mode = Mode::new(Search::Dfs, true, 1);
     const SYM2: Mode = Mode::new(Search::Dfs, true, 2);
+    const DFS2: Mode = Mode::new(Search::Dfs, false, 2);
 
     const fn new(search: Search, symmetry: bool, threads: usize) -> Mode {
         Mode {
@@ -282,6 +283,24 @@ fn variants() {
     }
 }
 
+/// Part 1b: every variant with one migrator (no symmetry reduction: the migrator acts on
+/// mapper 0), against the target of 5 s on 2 cores.
+fn migrators() {
+    println!("\n## Every variant with one migrator (default configuration otherwise)\n");
+    println!("| variant | search | states | unique | max depth | s | states/s | runs |");
+    println!("|---|---|--:|--:|--:|--:|--:|---|");
+    for v in Variant::ALL {
+        let cfg = ModelCfg {
+            migrators: 1,
+            ..ModelCfg::for_variant(v)
+        };
+        for mode in [Mode::BFS1, Mode::BFS2, Mode::DFS1, Mode::DFS2] {
+            let m = measure(&cfg, mode, true);
+            println!("| {v} | {} | {} |", mode.name(), cells(&m));
+        }
+    }
+}
+
 /// Part 2: what the `no_deadlock` property costs.
 fn no_deadlock_cost() {
     println!("\n## Cost of the no_deadlock property (default configuration)\n");
@@ -444,6 +463,7 @@ fn main() {
         LIMIT.as_secs()
     );
     variants();
+    migrators();
     no_deadlock_cost();
     growth(
         &Grid {

@@ -39,6 +39,9 @@ pub struct CfgArgs {
     /// Do not allocate the hole again after the punch.
     #[arg(long)]
     pub no_reuse: bool,
+    /// Migrator processes (0 or 1): `move_pages(2)` of the hole's first page in mapper 0.
+    #[arg(long)]
+    pub migrators: Option<u8>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -80,6 +83,7 @@ impl CfgArgs {
                     },
                     fault_mutex_slots: self.slots.unwrap_or(d.fault_mutex_slots),
                     hole_reuse: d.hole_reuse && !self.no_reuse,
+                    migrators: self.migrators.unwrap_or(d.migrators),
                     ..d
                 };
                 cfg.validate().map(|()| cfg)

@@ -88,6 +88,25 @@ pub fn configs() -> Vec<CorpusCfg> {
         },
         only: Some(&["hole_touch_missing", "race_window_fault"]),
     });
+    // Page migration racing the punch: the 2025 bug (7b7387650dcf) in 6.1.0 and its fix.
+    v.push(CorpusCfg {
+        tag: Some("migrator"),
+        cfg: ModelCfg {
+            variant: Variant::V6_1,
+            migrators: 1,
+            ..d()
+        },
+        only: Some(&["no_bug_on", "migration_race_window"]),
+    });
+    v.push(CorpusCfg {
+        tag: Some("migrator"),
+        cfg: ModelCfg {
+            variant: Variant::V6_17,
+            migrators: 1,
+            ..d()
+        },
+        only: Some(&["migration_race_window"]),
+    });
     v
 }
 

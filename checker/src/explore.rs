@@ -116,7 +116,7 @@ fn describe(cfg: &ModelCfg) -> String {
 /// The model as the Explorer shows it: [`HugeModel`] with actors named in its text.
 pub struct Explorable {
     model: HugeModel,
-    /// Actor names by id: `manager`, `mapper<N>`, `kernel`.
+    /// Actor names by id: `manager`, `mapper<N>`, `migrator`, `kernel`.
     names: Vec<String>,
 }
 
@@ -178,6 +178,7 @@ const CONDITIONS: [Condition; PROPERTIES.len()] = [
     condition::<11>,
     condition::<12>,
     condition::<13>,
+    condition::<14>,
 ];
 
 impl Model for Explorable {

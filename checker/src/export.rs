@@ -73,6 +73,7 @@ pub fn config(cfg: &ModelCfg) -> Config {
         uffd: cfg.uffd,
         fault_mutex_slots: cfg.fault_mutex_slots,
         hole_reuse: cfg.hole_reuse,
+        migrators: cfg.migrators,
     }
 }
 
@@ -185,6 +186,7 @@ fn step_page(before: &Kernel, after: &Kernel, t: Tid, step: KStep) -> Option<u8>
     match before.threads[slot]?.op {
         Op::Fault { page, .. } | Op::UffdioCopy { page } | Op::UffdioWake { page } => Some(page),
         Op::Fallocate { next, end, .. } if next < end => Some(next),
+        Op::MovePages(mg) => Some(mg.idx),
         Op::PunchHole(p) => match step {
             KStep::HugetlbfsPunchHole | KStep::HugetlbVmdeleteList => None,
             KStep::RemoveInodeHugepages => match after.threads[slot]?.op {

@@ -81,6 +81,7 @@ fn process(cfg: &ModelCfg, id: Id) -> String {
     match mapper_of(id, cfg.mappers) {
         Some(m) => format!("mapper{m}"),
         None if usize::from(id) == 0 => "manager".into(),
+        None if cfg.migrators > 0 && id == spec::ids::migrator_id(cfg.mappers) => "migrator".into(),
         None => "kernel".into(),
     }
 }
@@ -93,6 +94,7 @@ fn syscall(sc: Syscall) -> &'static str {
         Syscall::UffdioRegister => "uffdio_register",
         Syscall::UffdioCopy { .. } => "uffdio_copy",
         Syscall::UffdioWake { .. } => "uffdio_wake",
+        Syscall::MovePages { .. } => "move_pages",
     }
 }
 

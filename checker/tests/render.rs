@@ -10,15 +10,18 @@ use traces::{Action, KernelStep, Thread};
 const LEAK: &str = "traces/corpus/v4_4.hole_freed_on_return.counterexample.json";
 const FIX: &str = "traces/corpus/v4_5.race_window_fault.witness.json";
 const DEADLOCK: &str = "traces/corpus/v5_10.no_deadlock.counterexample.json";
+const MIGRATION: &str = "traces/corpus/v6_1.migrator.no_bug_on.counterexample.json";
 
 /// The rendered diagrams checked in under docs/: (trace, format, file).
-const DOCS: [(&str, Format, &str); 6] = [
+const DOCS: [(&str, Format, &str); 8] = [
     (LEAK, Format::Mermaid, "docs/v4_4-leak.md"),
     (LEAK, Format::Svg, "docs/v4_4-leak.svg"),
     (FIX, Format::Mermaid, "docs/v4_5-fix.md"),
     (FIX, Format::Svg, "docs/v4_5-fix.svg"),
     (DEADLOCK, Format::Mermaid, "docs/v5_10-deadlock.md"),
     (DEADLOCK, Format::Svg, "docs/v5_10-deadlock.svg"),
+    (MIGRATION, Format::Mermaid, "docs/v6_1-migration-bug.md"),
+    (MIGRATION, Format::Svg, "docs/v6_1-migration-bug.svg"),
 ];
 
 fn root() -> PathBuf {

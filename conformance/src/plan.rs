@@ -100,6 +100,9 @@ pub fn plan(t: &Trace) -> Plan {
                     Syscall::UffdioRegister => Call::Register,
                     Syscall::UffdioCopy { page } => Call::Copy { page },
                     Syscall::UffdioWake { page } => Call::Wake { page },
+                    // No migrator actor: such traces are refused before they are planned
+                    // (`replay::refusal`).
+                    Syscall::MovePages { .. } => continue,
                 };
                 let ret = completion(&|a| matches!(a, Action::Return { .. }));
                 let (start, done) = span(t, thread, i, ret);

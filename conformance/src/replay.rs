@@ -79,8 +79,19 @@ pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport> {
 }
 
 /// Why a trace is not replayed with these options: it predicts a deadlock, and a kernel that
-/// has the bug would hang for good (the blocked punch cannot be killed; only a reboot ends it).
+/// has the bug would hang for good (the blocked punch cannot be killed; only a reboot ends it);
+/// or it has a migrator, whose `move_pages(2)` needs a second NUMA node to move a page to, which
+/// the replayer does not drive yet.
 pub fn refusal(trace: &Trace, opts: &Options) -> Option<String> {
+    if trace.meta.config.migrators > 0 {
+        return Some(format!(
+            "not replayed: this {} of {} in {} has a migrator; replaying move_pages(2) needs a \
+             second NUMA node and is not implemented yet",
+            trace.meta.kind.name(),
+            trace.meta.property,
+            trace.meta.variant
+        ));
+    }
     (trace.meta.predicts_hang() && !opts.allow_hang).then(|| {
         format!(
             "not replayed: this counterexample of {} in {} predicts a kernel deadlock; on a \

@@ -8,7 +8,8 @@
 //! replay diverges without showing the violation; and the `uffd_copy_enomem` witnesses of the
 //! kernels before 5.13, whose UFFDIO_COPY allocates before it checks the page cache: this host
 //! checks first (8cc5fcbb5be8) and returns EEXIST. Traces that predict a kernel deadlock
-//! (5.10.262) are never replayed here: the test checks that the replayer refuses them.
+//! (5.10.262) are never replayed here, nor are traces with a migrator (this host has one NUMA
+//! node): the test checks that the replayer refuses them, saying why.
 //!
 //! The tests FAIL, never skip, when the host lacks huge pages or userfaultfd; the message says
 //! what to run (`./test.sh` sets the host up).
@@ -52,18 +53,22 @@ fn expected(t: &Trace) -> Verdict {
     }
 }
 
-/// A trace that predicts a kernel deadlock is refused before anything touches the host.
-fn check_refused(t: &Trace, opts: &Options) -> Result<(), Failed> {
-    match replay(t, "hang", "", opts) {
-        Err(e) if e.to_string().contains("predicts a kernel deadlock") => Ok(()),
+/// A trace that predicts a kernel deadlock, or that has a migrator, is refused before anything
+/// touches the host, with the reason.
+fn check_refused(t: &Trace, opts: &Options, reason: &str) -> Result<(), Failed> {
+    match replay(t, "refused", "", opts) {
+        Err(e) if e.to_string().contains(reason) => Ok(()),
         Err(e) => Err(format!("refused with the wrong reason: {e}").into()),
-        Ok(r) => Err(format!("a deadlock trace was replayed:\n{}", r.text()).into()),
+        Ok(r) => Err(format!("a trace that must be refused was replayed:\n{}", r.text()).into()),
     }
 }
 
 fn check_trace(path: &Path, t: &Trace, opts: &Options) -> Result<(), Failed> {
+    if t.meta.config.migrators > 0 {
+        return check_refused(t, opts, "needs a second NUMA node");
+    }
     if t.meta.predicts_hang() {
-        return check_refused(t, opts);
+        return check_refused(t, opts, "predicts a kernel deadlock");
     }
     host_ready(pages_for(&[(path.to_path_buf(), t.clone())], opts))?;
     let name = path.file_name().unwrap().to_string_lossy();

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use crate::variant::{Features, MappedPage, McopyOrder, PageLockOrder, Variant};
+pub use crate::variant::{Features, MappedPage, McopyOrder, MigrationRmap, PageLockOrder, Variant};
 
 /// Which pages a mapper may touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +51,12 @@ pub enum Mutation {
     McopyAllocFirst,
     /// `hugetlb_vmdelete_list` zaps only the first page of the range it is given.
     VmdeleteFirstPageOnly,
+    /// `remove_inode_single_folio` takes `folio_lock` after the `folio_mapped` check again
+    /// (7b7387650dcf taken out of the variants that have it).
+    FolioLockAfterMappedCheck,
+    /// The removal's `folio_mapped` counts migration entries as mapped PTEs, as if a folio
+    /// under migration still looked mapped.
+    FolioMappedCountsMigrationEntries,
 }
 
 /// The model's configuration. The defaults check every variant exhaustively in well under
@@ -83,8 +89,17 @@ pub struct ModelCfg {
     pub fault_mutex_slots: u8,
     /// After the punch returns, the manager allocates the hole again (`fallocate` mode 0).
     pub hole_reuse: bool,
+    /// Migrator processes, 0 or 1. A migrator calls `move_pages(2)` on mapper 0 for the first
+    /// page of the hole (`unmap_and_move_huge_page`). The pool holds one more page per
+    /// migrator: the target node's page the migration copies into.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub migrators: u8,
     /// A deliberate bug for spec-honesty tests; `None` for every real check.
     pub mutation: Option<Mutation>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl Default for ModelCfg {
@@ -101,6 +116,7 @@ impl Default for ModelCfg {
             uffd: UffdPolicy::Copy,
             fault_mutex_slots: 2,
             hole_reuse: true,
+            migrators: 0,
             mutation: None,
         }
     }
@@ -111,7 +127,7 @@ impl fmt::Display for ModelCfg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} pages, hole [{}, {}), {} mapper(s) x {} touch(es), uffd {:?}, {} fault mutex slot(s){}{}{}",
+            "{}: {} pages, hole [{}, {}), {} mapper(s) x {} touch(es), uffd {:?}, {} fault mutex slot(s){}{}{}{}",
             self.variant,
             self.pages,
             self.hole_start,
@@ -123,6 +139,7 @@ impl fmt::Display for ModelCfg {
             if self.hole_reuse { ", hole reuse" } else { "" },
             if self.writes { ", writes" } else { "" },
             if self.touch_area == TouchArea::OutsideHole { ", touches outside the hole" } else { "" },
+            if self.migrators > 0 { ", 1 migrator" } else { "" },
         )
     }
 }
@@ -159,6 +176,10 @@ impl ModelCfg {
             format!("touches must be 0..=4, not {}", self.touches),
         )?;
         check(
+            self.migrators <= 1,
+            format!("migrators must be 0 or 1, not {}", self.migrators),
+        )?;
+        check(
             self.fault_mutex_slots >= 1,
             "fault_mutex_slots must be at least 1".to_string(),
         )?;
@@ -171,6 +192,20 @@ impl ModelCfg {
     /// The features of the configured kernel variant.
     pub const fn features(&self) -> Features {
         self.variant.features()
+    }
+
+    /// Huge pages in the pool: the file's, and a migration target per migrator.
+    pub fn pool_pages(&self) -> u8 {
+        self.pages + self.migrators
+    }
+
+    /// Where the removal loop takes the page lock, mutations included.
+    pub fn page_lock_order(&self) -> PageLockOrder {
+        if self.mutation == Some(Mutation::FolioLockAfterMappedCheck) {
+            PageLockOrder::AfterUnmap
+        } else {
+            self.features().page_lock
+        }
     }
 
     /// `hugetlb_fault_mutex_hash`: the fault mutex slot of a file index.

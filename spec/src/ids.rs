@@ -1,6 +1,7 @@
 //! Who is who: actor ids of the processes and the kernel, and kernel thread ids.
 //!
-//! Actor 0 is the manager, actors `1..=mappers` are the mappers, the last actor is the kernel.
+//! Actor 0 is the manager, actors `1..=mappers` are the mappers, then the migrator if there
+//! is one; the last actor is the kernel.
 
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
@@ -21,9 +22,14 @@ pub fn mapper_of(id: Id, mappers: u8) -> Option<u8> {
     (1..=mappers as usize).contains(&i).then(|| (i - 1) as u8)
 }
 
-/// The kernel's actor id.
-pub fn kernel_id(mappers: u8) -> Id {
+/// The migrator's actor id (when there is one).
+pub fn migrator_id(mappers: u8) -> Id {
     Id::from(1 + mappers as usize)
+}
+
+/// The kernel's actor id: the last actor.
+pub fn kernel_id(mappers: u8, migrators: u8) -> Id {
+    Id::from(1 + mappers as usize + migrators as usize)
 }
 
 /// Which thread of a process entered the kernel.

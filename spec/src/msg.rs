@@ -21,6 +21,8 @@ pub enum Syscall {
     UffdioCopy { page: u8 },
     /// `ioctl(uffd, UFFDIO_WAKE)` of one page.
     UffdioWake { page: u8 },
+    /// `move_pages(mapper 0's pid, 1, [page], [other node], status, MPOL_MF_MOVE)`.
+    MovePages { page: u8 },
 }
 
 impl Syscall {

@@ -1,10 +1,10 @@
 //! The actors: manager, mappers and kernel, as one Stateright actor type.
 
 use crate::cfg::ModelCfg;
-use crate::ids::{kernel_id, mapper_id};
+use crate::ids::{kernel_id, mapper_id, migrator_id};
 use crate::kernel::Kernel;
 use crate::msg::{Msg, Syscall};
-use crate::procs::{HandlerState, MainState, ManagerState, MapperState, Touch};
+use crate::procs::{HandlerState, MainState, ManagerState, MapperState, MigratorState, Touch};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 use std::fmt;
@@ -16,15 +16,18 @@ use std::sync::Arc;
 pub enum Role {
     Manager,
     Mapper(u8),
+    Migrator,
     Kernel,
 }
 
 impl fmt::Display for Role {
-    /// The actor's name in traces, renderings and the Explorer: `manager`, `mapper<N>`, `kernel`.
+    /// The actor's name in traces, renderings and the Explorer: `manager`, `mapper<N>`,
+    /// `migrator`, `kernel`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Role::Manager => f.write_str("manager"),
             Role::Mapper(m) => write!(f, "mapper{m}"),
+            Role::Migrator => f.write_str("migrator"),
             Role::Kernel => f.write_str("kernel"),
         }
     }
@@ -37,6 +40,7 @@ impl FromStr for Role {
         match s {
             "manager" => Ok(Role::Manager),
             "kernel" => Ok(Role::Kernel),
+            "migrator" => Ok(Role::Migrator),
             _ => s
                 .strip_prefix("mapper")
                 .filter(|n| !n.starts_with('+'))
@@ -61,6 +65,7 @@ pub struct Node {
 pub enum NodeState {
     Manager(ManagerState),
     Mapper(MapperState),
+    Migrator(MigratorState),
     Kernel(Kernel),
 }
 
@@ -77,6 +82,12 @@ impl NodeState {
             other => panic!("not a mapper: {other:?}"),
         }
     }
+    pub fn migrator(&self) -> MigratorState {
+        match self {
+            NodeState::Migrator(m) => *m,
+            other => panic!("not the migrator: {other:?}"),
+        }
+    }
     pub fn manager(&self) -> ManagerState {
         match self {
             NodeState::Manager(m) => *m,
@@ -87,7 +98,7 @@ impl NodeState {
 
 impl Node {
     fn kernel(&self) -> Id {
-        kernel_id(self.cfg.mappers)
+        kernel_id(self.cfg.mappers, self.cfg.migrators)
     }
 
     fn manager_msg(&self, st: ManagerState, msg: Msg, o: &mut Out<Self>) -> ManagerState {
@@ -98,6 +109,9 @@ impl Node {
         if start_mappers {
             for m in 0..self.cfg.mappers {
                 o.send(mapper_id(m), Msg::Start);
+            }
+            if self.cfg.migrators > 0 {
+                o.send(migrator_id(self.cfg.mappers), Msg::Start);
             }
         }
         if let Some(sc) = sc {
@@ -169,6 +183,7 @@ impl Actor for Node {
                 NodeState::Manager(st)
             }
             Role::Mapper(_) => NodeState::Mapper(MapperState::new()),
+            Role::Migrator => NodeState::Migrator(MigratorState::Idle),
             Role::Kernel => NodeState::Kernel(Kernel::new(&self.cfg)),
         }
     }
@@ -183,6 +198,20 @@ impl Actor for Node {
                 if let Some(st) = self.mapper_msg(state.mapper(), msg, o) {
                     *state.to_mut() = NodeState::Mapper(st);
                 }
+            }
+            Role::Migrator => {
+                let next = match (msg, state.migrator()) {
+                    (Msg::Start, MigratorState::Idle) => {
+                        let (st, sc) = MigratorState::start(&self.cfg);
+                        o.send(self.kernel(), Msg::Syscall(sc));
+                        st
+                    }
+                    (Msg::Return(Syscall::MovePages { .. }, _), MigratorState::Moving) => {
+                        MigratorState::Done
+                    }
+                    (msg, st) => panic!("the migrator does not take {msg:?} while {st:?}"),
+                };
+                *state.to_mut() = NodeState::Migrator(next);
             }
             Role::Kernel => {
                 let mut k = state.kernel().clone();
@@ -216,7 +245,7 @@ impl Actor for Node {
     }
 }
 
-/// The actors of a configuration, in id order: manager, mappers, kernel.
+/// The actors of a configuration, in id order: manager, mappers, migrator, kernel.
 pub fn nodes(cfg: &ModelCfg) -> Vec<Node> {
     let cfg = Arc::new(cfg.clone());
     let node = |role| Node {
@@ -225,6 +254,7 @@ pub fn nodes(cfg: &ModelCfg) -> Vec<Node> {
     };
     std::iter::once(node(Role::Manager))
         .chain((0..cfg.mappers).map(|m| node(Role::Mapper(m))))
+        .chain((0..cfg.migrators).map(|_| node(Role::Migrator)))
         .chain(std::iter::once(node(Role::Kernel)))
         .collect()
 }

@@ -24,7 +24,7 @@ pub struct Prop {
 }
 
 /// Every property, in report order.
-pub const PROPERTIES: [Prop; 14] = [
+pub const PROPERTIES: [Prop; 15] = [
     Prop {
         id: "hole_freed_on_return",
         expectation: Expectation::Always,
@@ -124,6 +124,13 @@ pub const PROPERTIES: [Prop; 14] = [
         condition: |_, s| kernel(s).ghost.punch_frees_hole,
         hangs: false,
     },
+    Prop {
+        id: "migration_race_window",
+        expectation: Expectation::Sometimes,
+        sentence: "the removal loop reaches a page while its PTE is a migration entry",
+        condition: |_, s| kernel(s).ghost.migration_race_window,
+        hangs: false,
+    },
 ];
 
 /// The property with this id.
@@ -163,8 +170,8 @@ fn no_stale_mapping(_: &HugeModel, s: &HugeState) -> bool {
 }
 
 /// `i_blocks` counts the cached pages; `resv_huge_pages` counts the resv_map entries without a
-/// page; every pool page is free or in use (cached or mapped); reservations never exceed the
-/// free pages.
+/// page; every pool page is free or in use (cached, mapped, or held by the migrator);
+/// reservations never exceed the free pages.
 fn accounting(m: &HugeModel, s: &HugeState) -> bool {
     let k = kernel(s);
     let cached = k.cache.iter().flatten().count();
@@ -177,11 +184,12 @@ fn accounting(m: &HugeModel, s: &HugeState) -> bool {
             .iter()
             .flat_map(|mm| mm.ptes.iter().flatten().copied()),
     );
+    in_use.extend(k.migration_held());
     in_use.sort();
     in_use.dedup();
     k.i_blocks as usize == cached
         && k.resv_huge_pages as usize == reserved
-        && k.free_huge_pages as usize + in_use.len() == m.cfg.pages as usize
+        && k.free_huge_pages as usize + in_use.len() == m.cfg.pool_pages() as usize
         && k.resv_huge_pages <= k.free_huge_pages
 }
 
@@ -196,6 +204,7 @@ pub fn all_done(s: &HugeState) -> bool {
     s.actor_states.iter().all(|a| match &**a {
         NodeState::Manager(st) => *st == crate::procs::ManagerState::Done,
         NodeState::Mapper(st) => st.done() || st.gave_up(),
+        NodeState::Migrator(st) => *st == crate::procs::MigratorState::Done,
         NodeState::Kernel(k) => k.threads.iter().enumerate().all(|(slot, t)| match t {
             None => true,
             Some(t) => t.pc == crate::kernel::Step::HandleUserfault && gave_up(slot),

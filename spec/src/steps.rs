@@ -94,11 +94,30 @@ pub enum Step {
     HugetlbMcopyAtomicPte,
     /// `userfaultfd_wake`: wake the threads waiting on the range.
     UserfaultfdWake,
+
+    // ---- page migration: mm/migrate.c move_pages -> unmap_and_move_huge_page ----
+    /// `hugetlb_fault`: the PTE is a migration entry, so `migration_entry_wait_huge` sleeps
+    /// until the page is unlocked; the fault returns 0 and the access is retried.
+    MigrationEntryWaitHuge,
+    /// `add_page_for_migration`: `follow_page` in mapper 0's mm, `isolate_hugetlb`; then
+    /// `unmap_and_move_huge_page`'s `get_new_page` (`alloc_migration_target`).
+    AddPageForMigration,
+    /// `unmap_and_move_huge_page`: `folio_lock(src)`; `folio_trylock(dst)`; if mapped,
+    /// `hugetlb_page_mapping_lock_write` (trylock) and `try_to_migrate`.
+    UnmapAndMoveHugePage,
+    /// `try_to_unmap(TTU_MIGRATION)` (4.4 to 5.6): `i_mmap_lock_read` in `rmap_walk_file`.
+    TryToUnmap,
+    /// `move_to_new_folio` -> `hugetlbfs_migrate_folio` -> `migrate_huge_page_move_mapping`:
+    /// under the xarray lock, `folio_ref_freeze(src, 2)` and `xas_store(dst)`; copy.
+    MoveToNewFolio,
+    /// `remove_migration_ptes`: `i_mmap_lock_read` (unless held for write), map `dst` (or
+    /// `src` when migration failed) where the migration entries are; `folio_unlock` both.
+    RemoveMigrationPtes,
 }
 
 impl Step {
     /// Every step, for tables and name lookups.
-    pub const ALL: [Step; 24] = [
+    pub const ALL: [Step; 30] = [
         Step::HugetlbFaultMarker,
         Step::HugetlbFaultMarkerWait,
         Step::HugetlbFaultIMmapRead,
@@ -123,6 +142,12 @@ impl Step {
         Step::McopyVmaLock,
         Step::HugetlbMcopyAtomicPte,
         Step::UserfaultfdWake,
+        Step::MigrationEntryWaitHuge,
+        Step::AddPageForMigration,
+        Step::UnmapAndMoveHugePage,
+        Step::TryToUnmap,
+        Step::MoveToNewFolio,
+        Step::RemoveMigrationPtes,
     ];
 
     /// The step's name in traces: `function:lock operation`.
@@ -153,6 +178,12 @@ impl Step {
             McopyVmaLock => "__mcopy_atomic_hugetlb:hugetlb_vma_lock_read",
             HugetlbMcopyAtomicPte => "hugetlb_mcopy_atomic_pte",
             UserfaultfdWake => "userfaultfd_wake",
+            MigrationEntryWaitHuge => "hugetlb_fault:migration_entry_wait_huge",
+            AddPageForMigration => "add_page_for_migration:isolate_hugetlb",
+            UnmapAndMoveHugePage => "unmap_and_move_huge_page:folio_lock",
+            TryToUnmap => "try_to_unmap:i_mmap_lock_read",
+            MoveToNewFolio => "migrate_huge_page_move_mapping:xa_lock",
+            RemoveMigrationPtes => "remove_migration_ptes:i_mmap_lock_read",
         }
     }
 
@@ -173,6 +204,11 @@ impl Step {
             HugetlbUnmapFileFolio | HugetlbUnmapFileFolioVmaLock => Some(RwsemWrite),
             HugetlbUnmapFileFolioRetry | HugetlbfsFileMmap => Some(RwsemWrite),
             UserfaultfdRegister | HugetlbMcopyAtomicPte | UserfaultfdWake => None,
+            // `migration_entry_wait_huge` sleeps on the folio lock's bit.
+            MigrationEntryWaitHuge | UnmapAndMoveHugePage => Some(PageLock),
+            TryToUnmap | RemoveMigrationPtes => Some(RwsemRead),
+            // `isolate_hugetlb` and the xarray lock are spinlocks.
+            AddPageForMigration | MoveToNewFolio => None,
         }
     }
 

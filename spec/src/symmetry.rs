@@ -19,7 +19,15 @@ use stateright::{Rewrite, RewritePlan};
 type Plan<S> = RewritePlan<Id, S>;
 
 /// The canonical representative of a state's class under renaming of mappers.
+///
+/// A migrator acts on mapper 0's mm, so mappers are not interchangeable then: no reduction.
 pub fn representative(s: &HugeState) -> HugeState {
+    if s.actor_states
+        .iter()
+        .any(|a| matches!(**a, NodeState::Migrator(_)))
+    {
+        return s.clone();
+    }
     let actors = s.actor_states.len();
     let mappers = (actors - 2) as u8;
     let mut order: Vec<u8> = (0..mappers).collect();

@@ -47,6 +47,23 @@ pub enum PageLockOrder {
     BeforeMappedCheck,
 }
 
+/// How `unmap_and_move_huge_page` (mm/migrate.c) holds `i_mmap_rwsem` while it migrates a
+/// shared (file) hugetlb folio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MigrationRmap {
+    /// 4.4 to 5.6: `try_to_unmap` and `remove_migration_ptes` each walk the rmap under
+    /// `i_mmap_lock_read` (`rmap_walk_file`), sleeping for it with the page locked.
+    WalkRead,
+    /// 5.7 (c0d0381ade79): `hugetlb_page_mapping_lock_write` trylocks `i_mmap_rwsem` for write
+    /// (the lock order is i_mmap_rwsem -> page lock) and holds it through
+    /// `remove_migration_ptes` (`rmap_walk_locked`); no trylock, no migration (`-EAGAIN`).
+    TrylockHeld,
+    /// 5.10 to 6.18 (336bf30eb765 "hugetlbfs: fix anon huge page migration race"): the same
+    /// trylock, dropped right after `try_to_migrate`; `remove_migration_ptes` then sleeps in
+    /// `i_mmap_lock_read` with the folio locked (b7880cb166ab, 2026, restored 5.7's scope).
+    TrylockUnmapOnly,
+}
+
 /// A kernel variant's code, as the features the model distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Features {
@@ -68,6 +85,8 @@ pub struct Features {
     pub mcopy: McopyOrder,
     /// Where the removal loop takes the page lock.
     pub page_lock: PageLockOrder,
+    /// How hugetlb page migration holds `i_mmap_rwsem`.
+    pub migration_rmap: MigrationRmap,
 }
 
 impl Features {
@@ -119,6 +138,8 @@ variants! {
     V5_10Unlocked => "v5_10_unlocked",
     /// Linux 6.1: per-VMA `hugetlb_vma_lock`, `hugetlb_unmap_file_folio` with its retry.
     V6_1 => "v6_1",
+    /// Linux 6.17, commit 7b7387650dcf: `folio_lock` before the `folio_mapped` check.
+    V6_17 => "v6_17",
 }
 
 impl Variant {
@@ -129,6 +150,7 @@ impl Variant {
     pub const fn features(self) -> Features {
         use MappedPage::*;
         use McopyOrder::*;
+        use MigrationRmap::*;
         use PageLockOrder::*;
         let v4_4 = Features {
             hole_marker: false,
@@ -138,6 +160,7 @@ impl Variant {
             mapped_page: Skip,
             mcopy: AllocFirst,
             page_lock: AfterUnmap,
+            migration_rmap: WalkRead,
         };
         // Debian 11's 5.10.262: 5.7's locking, 8cc5fcbb5be8 and the 7b7387650dcf backport.
         let v5_10 = Features {
@@ -146,6 +169,15 @@ impl Variant {
             mapped_page: UnmapRelockMutex,
             mcopy: CheckFirst,
             page_lock: BeforeMappedCheck,
+            migration_rmap: TrylockUnmapOnly,
+            ..v4_4
+        };
+        let v6_1 = Features {
+            vmdelete_clobbers_end: false,
+            vma_lock: true,
+            mapped_page: UnmapFileFolio,
+            mcopy: CheckFirst,
+            migration_rmap: TrylockUnmapOnly,
             ..v4_4
         };
         match self {
@@ -169,6 +201,7 @@ impl Variant {
                 vmdelete_clobbers_end: false,
                 fault_i_mmap_read: true,
                 mapped_page: UnmapRelockMutex,
+                migration_rmap: TrylockHeld,
                 ..v4_4
             },
             Variant::V5_10 => v5_10,
@@ -176,12 +209,10 @@ impl Variant {
                 page_lock: AfterUnmap,
                 ..v5_10
             },
-            Variant::V6_1 => Features {
-                vmdelete_clobbers_end: false,
-                vma_lock: true,
-                mapped_page: UnmapFileFolio,
-                mcopy: CheckFirst,
-                ..v4_4
+            Variant::V6_1 => v6_1,
+            Variant::V6_17 => Features {
+                page_lock: BeforeMappedCheck,
+                ..v6_1
             },
         }
     }

@@ -62,6 +62,8 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
     let copy_conflict =
         hole_touched && cfg.uffd == UffdPolicy::Copy && (cfg.hole_reuse || cfg.mappers >= 2);
     let hole_len = cfg.hole_end - cfg.hole_start;
+    // The pool has a page beyond the file's: the migration target.
+    let spare = cfg.pool_pages() > cfg.pages;
     let reach = |b: bool| {
         if b {
             Verdict::Reached
@@ -85,7 +87,17 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
             hole_touched
                 && (cfg.uffd == UffdPolicy::None || (f.skips_mapped_page() && later_touch)),
         ),
-        "no_stale_mapping" | "accounting" | "no_bug_on" => Verdict::Holds,
+        // 7b7387650dcf: with the mapped check before the page lock, the removal reads
+        // `folio_mapped` false while the PTEs are migration entries, skips the unmap, waits for
+        // the page lock, and deletes the page `remove_migration_ptes` mapped again (the
+        // migration failed on the removal's reference, or the removal looked up the new page):
+        // "still mapped when deleted", then a PTE of a freed page. 4.4 checks under the lock.
+        "no_stale_mapping" | "accounting" | "no_bug_on" => hold(
+            cfg.migrators > 0
+                && hole_touched
+                && cfg.page_lock_order() == PageLockOrder::AfterUnmap
+                && !f.skips_mapped_page(),
+        ),
         // 7b7387650dcf on 5.10: the removal holds the page lock of a page a fault mapped in
         // the race window while it waits for i_mmap_rwsem (write); another mapper's fault on
         // that page holds i_mmap_rwsem (read) and the fault mutex the removal dropped, and
@@ -101,14 +113,19 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
         "hole_touch_missing" => reach(hole_touched && cfg.uffd != UffdPolicy::None),
         // The handler copies a page the manager allocated again, or another mapper's
         // handler copied first. Before 5.13 the copy allocates first, which needs a free page
-        // while the page is cached: another page of the hole not (yet) back.
+        // while the page is cached: another page of the hole not (yet) back, or the pool's
+        // spare page for the migration target.
         "uffd_copy_eexist" => {
-            reach(copy_conflict && (f.mcopy == McopyOrder::CheckFirst || hole_len >= 2))
+            reach(copy_conflict && (f.mcopy == McopyOrder::CheckFirst || hole_len >= 2 || spare))
         }
         // Before 5.13, with every page of the pool in use when the second copy (or the copy
         // after the reuse) allocates: the one-page hole refilled, a bigger hole refilled by
         // reuse, or two mappers copying one page before the punch has freed the rest.
-        "uffd_copy_enomem" => reach(copy_conflict && f.mcopy == McopyOrder::AllocFirst),
+        // The pool's spare page (the migration target) is free unless the migrator holds
+        // it, which needs mapper 0 to have mapped the hole page before a touch that misses.
+        "uffd_copy_enomem" => {
+            reach(copy_conflict && f.mcopy == McopyOrder::AllocFirst && (!spare || later_touch))
+        }
         // The marker covers [start, end] inclusive: one page past the hole waits too.
         "fault_waits_on_marker" => {
             reach(f.hole_marker && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages))
@@ -116,6 +133,9 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
         // Any fault holds the vma_lock for read while hugetlb_vmdelete_list trylocks it.
         "vmdelete_skips_vma" => reach(f.vma_lock && cfg.touches > 0),
         "punch_frees_hole" => Verdict::Reached,
+        // Mapper 0 maps the hole page (a touch), the migrator turns its PTE into a migration
+        // entry, and the removal loop gets to the page before the migration is over.
+        "migration_race_window" => reach(cfg.migrators > 0 && hole_touched),
         other => panic!("no expectation for property {other}"),
     }
 }

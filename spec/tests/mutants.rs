@@ -128,12 +128,24 @@ fn no_reunmap_is_caught() {
 }
 
 /// `hugetlb_fault` without the fault mutex maps a page the removal loop is deleting: caught
-/// by the same three properties in every fixed variant (5.7's `i_mmap_rwsem` and 6.1's
-/// vma_lock do not stand in for the mutex).
+/// by the same three properties in every fixed variant that takes the page lock after the
+/// mapped check (5.7's `i_mmap_rwsem` and 6.1's vma_lock do not stand in for the mutex).
+/// Where the removal takes the page lock first (6.17), the page lock does: the fault maps a
+/// cached page only inside `find_lock_page`'s lock, and the removal holds it from the
+/// mapped check to the deletion, so the mutant changes no verdict there.
 #[test]
 fn fault_without_mutex_is_caught() {
     for v in fixed() {
         let cfg = ModelCfg::for_variant(v);
+        if cfg.features().page_lock == spec::PageLockOrder::BeforeMappedCheck {
+            let mutant = check(with(&cfg, Mutation::FaultWithoutMutex).into_model());
+            assert!(
+                mutant.violated.is_empty(),
+                "{v}: {:?}",
+                mutant.violated_ids()
+            );
+            continue;
+        }
         let mutant = assert_caught(&cfg, Mutation::FaultWithoutMutex, &MAPPED_PAGE_FREED);
         let k = kernel(mutant.last_state("no_bug_on"));
         assert!(k.ghost.bug.is_some(), "{v}: the BUG_ON fired");
@@ -294,4 +306,48 @@ fn vmdelete_first_page_only_changes_the_multi_page_hole() {
             "{v}: the two-page hole's state count"
         );
     }
+}
+
+/// The default configuration with one migrator (`move_pages` of the hole page in mapper 0).
+fn migrator_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        migrators: 1,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// 7b7387650dcf taken out of 6.17: `folio_lock` after the `folio_mapped` check again. With a
+/// migrator the removal reads the migration entries as unmapped and deletes the page that
+/// `remove_migration_ptes` maps again.
+#[test]
+fn folio_lock_after_mapped_check_is_caught() {
+    let cfg = migrator_cfg(Variant::V6_17);
+    assert_eq!(
+        cfg.features().page_lock,
+        spec::PageLockOrder::BeforeMappedCheck,
+        "the variant has the fix"
+    );
+    assert_caught(
+        &cfg,
+        Mutation::FolioLockAfterMappedCheck,
+        &MAPPED_PAGE_FREED,
+    );
+}
+
+/// A model whose removal loop counts migration entries as mapped PTEs would hide the 2025
+/// bug where the re-unmap is `hugetlb_vmdelete_list(idx, idx + 1)` (it clears the migration
+/// entries, so `remove_migration_ptes` finds nothing to map again): the pinned 4.5 verdicts
+/// with a migrator (`no_bug_on` and the rest violated) catch it.
+#[test]
+fn folio_mapped_counting_migration_entries_is_caught() {
+    let cfg = migrator_cfg(Variant::V4_5);
+    let base = check(cfg.clone().into_model());
+    let want: BTreeSet<_> = MAPPED_PAGE_FREED.iter().copied().collect();
+    assert_eq!(base.violated_ids(), want, "v4_5 with a migrator");
+    let mutant = check(with(&cfg, Mutation::FolioMappedCountsMigrationEntries).into_model());
+    assert!(
+        mutant.violated.is_empty(),
+        "the mutant hides the bug: {:?}",
+        mutant.violated_ids()
+    );
 }

@@ -1,6 +1,6 @@
 //! Random small configurations: every variant, 1 to 3 pages, any hole, 1 or 2 mappers,
 //! 0 to 2 touches, reads or writes, every userfaultfd policy, 1 to 3 fault mutex slots, hole
-//! reuse on or off, touches anywhere or outside the hole.
+//! reuse on or off, touches anywhere or outside the hole, a migrator (with one mapper).
 //!
 //! - An exhaustive search never panics (no model assertion fires: lock ownership, step order,
 //!   accounting underflow), and the safety properties every variant must keep hold.
@@ -51,6 +51,7 @@ fn small_cfg() -> impl Strategy<Value = ModelCfg> {
         1u8..=3,
         any::<bool>(),
         select(vec![TouchArea::Anywhere, TouchArea::OutsideHole]),
+        0u8..=1,
     )
         .prop_map(
             |(
@@ -62,6 +63,7 @@ fn small_cfg() -> impl Strategy<Value = ModelCfg> {
                 slots,
                 hole_reuse,
                 touch_area,
+                migrators,
             )| {
                 ModelCfg {
                     variant,
@@ -75,13 +77,16 @@ fn small_cfg() -> impl Strategy<Value = ModelCfg> {
                     uffd,
                     fault_mutex_slots: slots,
                     hole_reuse,
+                    migrators,
                     mutation: None,
                 }
             },
         )
         .prop_filter("a configuration the model covers", |c| c.validate().is_ok())
         .prop_filter("a state space small enough", |c| {
-            c.mappers * c.touches <= 2 && (c.mappers == 1 || c.pages <= 2)
+            c.mappers * c.touches <= 2
+                && (c.mappers == 1 || c.pages <= 2)
+                && (c.migrators == 0 || c.mappers == 1)
         })
 }
 

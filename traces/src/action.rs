@@ -30,6 +30,7 @@ pub enum Call {
     UffdioRegister,
     UffdioCopy,
     UffdioWake,
+    MovePages,
 }
 
 impl Call {
@@ -42,6 +43,7 @@ impl Call {
             Syscall::UffdioRegister => Call::UffdioRegister,
             Syscall::UffdioCopy { .. } => Call::UffdioCopy,
             Syscall::UffdioWake { .. } => Call::UffdioWake,
+            Syscall::MovePages { .. } => Call::MovePages,
         }
     }
 
@@ -54,6 +56,7 @@ impl Call {
             Call::UffdioRegister => "uffdio_register",
             Call::UffdioCopy => "uffdio_copy",
             Call::UffdioWake => "uffdio_wake",
+            Call::MovePages => "move_pages",
         }
     }
 }
@@ -143,7 +146,11 @@ impl Action {
     /// The file page the action is about, if any.
     pub fn page(&self) -> Option<u8> {
         match *self {
-            Action::Call(Syscall::UffdioCopy { page } | Syscall::UffdioWake { page })
+            Action::Call(
+                Syscall::UffdioCopy { page }
+                | Syscall::UffdioWake { page }
+                | Syscall::MovePages { page },
+            )
             | Action::Touch { page, .. }
             | Action::Mmu { page, .. }
             | Action::Touched { page, .. }

@@ -83,6 +83,13 @@ pub struct Config {
     pub uffd: UffdPolicy,
     pub fault_mutex_slots: u8,
     pub hole_reuse: bool,
+    /// Migrator processes (`move_pages(2)`); left out when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub migrators: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl Config {

@@ -75,7 +75,9 @@ impl From<&Step> for WireStep {
                 Syscall::Fallocate { start, end } | Syscall::PunchHole { start, end } => {
                     (a.start, a.end) = (Some(start), Some(end))
                 }
-                Syscall::UffdioCopy { page } | Syscall::UffdioWake { page } => a.page = Some(page),
+                Syscall::UffdioCopy { page }
+                | Syscall::UffdioWake { page }
+                | Syscall::MovePages { page } => a.page = Some(page),
                 Syscall::Mmap | Syscall::UffdioRegister => {}
             },
             Action::Return { call, ret } => (a.call, a.ret) = (Some(call), Some(ret_name(ret))),
@@ -226,6 +228,7 @@ pub(crate) fn parse_step(w: &WireStep) -> Result<(Thread, Action), Bad> {
                     Call::UffdioRegister => (Syscall::UffdioRegister, &[]),
                     Call::UffdioCopy => (Syscall::UffdioCopy { page: page()? }, &["page"]),
                     Call::UffdioWake => (Syscall::UffdioWake { page: page()? }, &["page"]),
+                    Call::MovePages => (Syscall::MovePages { page: page()? }, &["page"]),
                 };
                 (Action::Call(sc), takes)
             }

@@ -219,9 +219,9 @@ fn draft(c: &Config, s: &Step, pending_fault: &mut BTreeMap<Thread, bool>) -> Dr
                 Syscall::Fallocate { start, end } | Syscall::PunchHole { start, end } => {
                     format!("{call} [{start}, {end})")
                 }
-                Syscall::UffdioCopy { page: p } | Syscall::UffdioWake { page: p } => {
-                    format!("{call} {}", page(p))
-                }
+                Syscall::UffdioCopy { page: p }
+                | Syscall::UffdioWake { page: p }
+                | Syscall::MovePages { page: p } => format!("{call} {}", page(p)),
                 Syscall::Mmap | Syscall::UffdioRegister => call.to_string(),
             };
             arrow(me(), my_kernel(), ArrowStyle::Call, what)

@@ -40,9 +40,11 @@ pub fn args(a: &Action) -> String {
         Action::Call(Syscall::Fallocate { start, end } | Syscall::PunchHole { start, end }) => {
             vec![format!("[{start}, {end})")]
         }
-        Action::Call(Syscall::UffdioCopy { page } | Syscall::UffdioWake { page }) => {
-            vec![format!("page {page}")]
-        }
+        Action::Call(
+            Syscall::UffdioCopy { page }
+            | Syscall::UffdioWake { page }
+            | Syscall::MovePages { page },
+        ) => vec![format!("page {page}")],
         Action::Call(Syscall::Mmap | Syscall::UffdioRegister) => vec![],
         Action::Return { call, ret } => vec![format!("{call} -> {}", traces::ret_name(ret))],
         Action::Kernel { page, .. } => page.map(|p| format!("page {p}")).into_iter().collect(),

@@ -59,7 +59,25 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
     let kernel = Kernel::parse(kernel_arg).map_err(VmError::Input)?;
     qemu::check_installed().map_err(VmError::Input)?;
     let files = host::corpus_files(&o.corpus).map_err(|e| VmError::Input(e.to_string()))?;
-    let loaded = host::load_all(&files).map_err(|e| VmError::Input(e.to_string()))?;
+    let all = host::load_all(&files).map_err(|e| VmError::Input(e.to_string()))?;
+    // A guest replays hang traces (a hang there is a result); what the replayer cannot drive
+    // at all (a migrator) is listed as refused, and its variant is not claimed.
+    let guest_opts = Options {
+        allow_hang: true,
+        ..Options::default()
+    };
+    let (loaded, refused): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .partition(|(_, t)| crate::replay::refusal(t, &guest_opts).is_none());
+    let files: Vec<PathBuf> = loaded.iter().map(|(p, _)| p.clone()).collect();
+    let refused: Vec<String> = refused
+        .iter()
+        .filter_map(|(p, t)| {
+            let why = crate::replay::refusal(t, &guest_opts)?;
+            Some(format!("{}: {why}", p.file_name()?.to_string_lossy()))
+        })
+        .collect();
     let image = kernel.image(&o.work).map_err(VmError::Input)?;
     let replay_opts = Options {
         attempts: o.attempts,
@@ -143,11 +161,14 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
     let mut traces = Vec::new();
     let mut not_run = Vec::new();
     let mut corpus = Vec::new();
-    for (path, trace) in &loaded {
+    for (path, trace) in &all {
         let name = path
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
         corpus.push((name.clone(), trace));
+        if !files.contains(path) {
+            continue;
+        }
         match t.traces.iter().find(|l| l.name == name) {
             Some(log) => {
                 let out = outputs.iter().find(|(n, _)| *n == name).map(|(_, o)| o);
@@ -161,6 +182,7 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
         kernel: t.fact("kernel").unwrap_or("?").to_string(),
         conforms_to,
         traces,
+        refused,
         guest: GuestInfo {
             kernel_name: kernel.name(),
             kernel_image: image.display().to_string(),

@@ -142,6 +142,9 @@ pub struct VmReport {
     /// Variants every trace of which was replayed and conforms.
     pub conforms_to: Vec<String>,
     pub traces: Vec<VmTrace>,
+    /// Traces not replayed in a guest, and why (`replay::refusal`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<String>,
     pub guest: GuestInfo,
     pub summary: Summary,
 }

@@ -28,15 +28,35 @@ impl Kernel {
     /// a none PTE raises a page fault, which enters the kernel as a new thread.
     pub(crate) fn access(&mut self, cfg: &ModelCfg, m: u8, page: u8, write: bool, s: &mut Sends) {
         let after_punch = self.ghost.punched;
-        if self.mms[m as usize].ptes[page as usize].is_some() {
+        self.access_again(cfg, m, page, write, after_punch, s);
+    }
+
+    /// The MMU walk of a touch, first or retried (`after_punch` is the touch's, from its
+    /// start). A migration entry is not present either: the fault waits for the migration.
+    pub(crate) fn access_again(
+        &mut self,
+        cfg: &ModelCfg,
+        m: u8,
+        page: u8,
+        write: bool,
+        after_punch: bool,
+        s: &mut Sends,
+    ) {
+        let mm = &self.mms[m as usize];
+        if mm.ptes[page as usize].is_some() {
             self.touch_completes(cfg, m, page, write, after_punch, s);
         } else {
+            let entry = if mm.migration[page as usize].is_some() {
+                Step::MigrationEntryWaitHuge
+            } else {
+                Kernel::fault_entry(cfg)
+            };
             let op = Op::Fault {
                 page,
                 write,
                 after_punch,
             };
-            self.spawn(Tid::main(mapper_id(m)), op, Kernel::fault_entry(cfg), s);
+            self.spawn(Tid::main(mapper_id(m)), op, entry, s);
         }
     }
 
@@ -180,6 +200,13 @@ impl Kernel {
         let (page, write, after_punch) = self.fault_op(t);
         let m = Kernel::faulting_mapper(cfg, t);
         let (i, mi) = (page as usize, m as usize);
+        if self.mms[mi].migration[i].is_some() {
+            // `if (!pte_present(entry)) goto out_mutex`: return 0, the access is retried.
+            self.hugetlb_fault_unlock(cfg, t, page);
+            self.exit(t);
+            self.access_again(cfg, m, page, write, after_punch, s);
+            return Ok(());
+        }
         if self.mms[mi].ptes[i].is_none() {
             let lock_page = self.cache[i].is_some();
             if lock_page {

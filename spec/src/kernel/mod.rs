@@ -10,6 +10,7 @@
 
 mod fallocate;
 mod fault;
+mod migrate;
 mod mmap;
 mod pool;
 mod punch;
@@ -18,7 +19,7 @@ mod uffd;
 mod unmap_folio;
 
 pub use crate::steps::Step;
-pub use state::{BugOn, Ghost, KThread, Kernel, Mm, Op, Punch};
+pub use state::{BugOn, Ghost, KThread, Kernel, Migration, Mm, Op, Punch};
 
 use crate::cfg::ModelCfg;
 use crate::ids::{kernel_id, mapper_of, Tid};
@@ -35,7 +36,7 @@ pub(crate) struct Sends {
 impl Sends {
     fn new(cfg: &ModelCfg) -> Self {
         Sends {
-            kernel: kernel_id(cfg.mappers),
+            kernel: kernel_id(cfg.mappers, cfg.migrators),
             msgs: Vec::new(),
         }
     }
@@ -95,6 +96,7 @@ impl Kernel {
             Syscall::UffdioRegister => (Op::UffdioRegister, Step::UserfaultfdRegister),
             Syscall::UffdioCopy { page } => (Op::UffdioCopy { page }, uffd::first_copy_step(cfg)),
             Syscall::UffdioWake { page } => (Op::UffdioWake { page }, Step::UserfaultfdWake),
+            Syscall::MovePages { page } => (Op::move_pages(page), Step::AddPageForMigration),
         };
         self.spawn(Tid { pid, ctx }, op, pc, s);
     }
@@ -125,6 +127,12 @@ impl Kernel {
             McopyVmaLock => self.mcopy_vma_lock(cfg, t, s),
             HugetlbMcopyAtomicPte => self.hugetlb_mcopy_atomic_pte(cfg, t, s),
             UserfaultfdWake => self.userfaultfd_wake(cfg, t, s),
+            MigrationEntryWaitHuge => self.migration_entry_wait_huge(cfg, t, s),
+            AddPageForMigration => self.add_page_for_migration(cfg, t, s),
+            UnmapAndMoveHugePage => self.unmap_and_move_huge_page(cfg, t, s),
+            TryToUnmap => self.try_to_unmap(cfg, t, s),
+            MoveToNewFolio => self.move_to_new_folio(cfg, t, s),
+            RemoveMigrationPtes => self.remove_migration_ptes(cfg, t, s),
             HandleUserfault | HugetlbFaultMarkerWait => {
                 unreachable!("{step:?} is a sleep, never a scheduled step")
             }

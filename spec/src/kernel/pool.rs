@@ -37,6 +37,18 @@ impl Kernel {
         })
     }
 
+    /// `alloc_migration_target` -> `alloc_huge_page_nodemask`: a free page not promised to a
+    /// reservation (`free_huge_pages - resv_huge_pages > 0`), for the page at `idx`.
+    pub(crate) fn alloc_migration_target(&mut self, idx: u8) -> Option<PageId> {
+        if self.free_huge_pages <= self.resv_huge_pages {
+            return None;
+        }
+        self.free_huge_pages -= 1;
+        let gen = self.gens[idx as usize];
+        self.gens[idx as usize] += 1;
+        Some(PageId { idx, gen })
+    }
+
     /// `alloc_huge_page` for an index whose page is already cached, then `put_page` of it when
     /// `huge_add_to_page_cache` fails with EEXIST (UFFDIO_COPY before 5.13). `region_chg` finds
     /// the index in the resv_map (`map_chg == 0`), so `dequeue_huge_page_vma` takes any free

@@ -12,6 +12,7 @@ use crate::cfg::{MappedPage, ModelCfg, Mutation, PageLockOrder};
 use crate::ids::Tid;
 use crate::locks::Blocked;
 use crate::msg::Syscall;
+use crate::page::PageId;
 
 impl Kernel {
     pub(crate) fn punch(&self, t: Tid) -> Punch {
@@ -94,7 +95,9 @@ impl Kernel {
             } else {
                 end
             };
+            // `__unmap_hugepage_range` clears non-present entries (migration entries) too.
             mm.ptes[start as usize..zap_end as usize].fill(None);
+            mm.migration[start as usize..zap_end as usize].fill(None);
             if cfg.features().vma_lock {
                 mm.vma_lock.write_unlock(t);
             }
@@ -120,9 +123,12 @@ impl Kernel {
         };
         let hash = cfg.fault_mutex_hash(idx) as usize;
         self.fault_mutex[hash].lock(t)?;
+        if self.migration_entry_at(idx) {
+            self.ghost.migration_race_window = true;
+        }
         let p = self.punch_mut(t);
         (p.next, p.cur) = (idx, idx);
-        let next = match cfg.features().page_lock {
+        let next = match cfg.page_lock_order() {
             PageLockOrder::AfterUnmap => self.unmap_again(cfg, t, idx),
             PageLockOrder::BeforeMappedCheck => None,
         };
@@ -134,7 +140,11 @@ impl Kernel {
     /// of unmapping the page again, or `None` if it is not mapped (or the variant skips it).
     fn unmap_again(&mut self, cfg: &ModelCfg, t: Tid, idx: u8) -> Option<Step> {
         let page = self.cache[idx as usize].expect("looked up");
-        let mapped = self.page_mapped(page.id) && cfg.mutation != Some(Mutation::NoReunmap);
+        if cfg.features().mapped_page == MappedPage::Skip {
+            return None;
+        }
+        let mapped =
+            self.removal_page_mapped(cfg, page.id) && cfg.mutation != Some(Mutation::NoReunmap);
         match cfg.features().mapped_page {
             _ if !mapped => None,
             MappedPage::Skip => None,
@@ -146,6 +156,14 @@ impl Kernel {
             }
             MappedPage::UnmapFileFolio => Some(Step::HugetlbUnmapFileFolio),
         }
+    }
+
+    /// The removal loop's `page_mapped` / `folio_mapped`: some PTE maps the page (a migration
+    /// entry does not).
+    fn removal_page_mapped(&mut self, cfg: &ModelCfg, id: PageId) -> bool {
+        let migrating = self.migration_entry_at(id.idx);
+        self.page_mapped(id)
+            || (migrating && cfg.mutation == Some(Mutation::FolioMappedCountsMigrationEntries))
     }
 
     /// The page is unmapped again: remove it, taking its lock first unless the removal already
@@ -209,7 +227,7 @@ impl Kernel {
     ) -> Result<(), Blocked> {
         let idx = self.punch(t).cur;
         self.page_lock[idx as usize].lock(t)?;
-        if cfg.features().page_lock == PageLockOrder::BeforeMappedCheck {
+        if cfg.page_lock_order() == PageLockOrder::BeforeMappedCheck {
             self.punch_mut(t).page_locked = true;
             if let Some(next) = self.unmap_again(cfg, t, idx) {
                 self.goto(t, next, s);
@@ -227,7 +245,12 @@ impl Kernel {
     fn remove_locked_page(&mut self, cfg: &ModelCfg, t: Tid, s: &mut Sends) {
         let idx = self.punch(t).cur;
         let page = self.cache[idx as usize].expect("the punch holds the index's fault mutex");
-        let mapped = self.page_mapped(page.id);
+        let mapped = if cfg.features().skips_mapped_page() {
+            // 4.4: `if (!page_mapped(page))`, the page locked.
+            self.removal_page_mapped(cfg, page.id)
+        } else {
+            self.page_mapped(page.id)
+        };
         if !(cfg.features().skips_mapped_page() && mapped) {
             if mapped {
                 // 4.4 `__delete_from_page_cache`: `BUG_ON(page_mapped(page))`; 6.1

@@ -53,6 +53,9 @@ pub struct Mm {
     pub uffd_missing: bool,
     /// The page each huge PTE maps.
     pub ptes: Vec<Option<PageId>>,
+    /// Migration entries: a non-present PTE that `try_to_migrate` left in place of a mapping of
+    /// this page (`is_hugetlb_entry_migration`). Never set where `ptes` is.
+    pub migration: Vec<Option<PageId>>,
     /// The VMA's `hugetlb_vma_lock` (6.1+; unused by older variants).
     pub vma_lock: RwSem,
 }
@@ -79,6 +82,8 @@ pub enum Op {
     UffdioCopy { page: u8 },
     /// `userfaultfd_wake` of one page.
     UffdioWake { page: u8 },
+    /// `move_pages(2)` of one page of mapper 0's mapping, `unmap_and_move_huge_page`.
+    MovePages(Migration),
     /// A page fault (`hugetlb_fault`) on a touch.
     Fault {
         page: u8,
@@ -106,7 +111,34 @@ pub struct Punch {
     pub page_locked: bool,
 }
 
+/// The migrator thread's locals (`unmap_and_move_huge_page`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Migration {
+    /// The file index of the page.
+    pub idx: u8,
+    /// The isolated page (`src`) and, once allocated, the new one (`dst`).
+    pub src: Option<PageId>,
+    pub dst: Option<PageId>,
+    /// `page_was_mapped`: `try_to_migrate` ran.
+    pub was_mapped: bool,
+    /// `move_to_new_folio` succeeded: `dst` is in the page cache, `src` is the migrator's.
+    pub moved: bool,
+    /// The migrator holds `i_mmap_rwsem` for write (`hugetlb_page_mapping_lock_write`).
+    pub i_mmap_held: bool,
+}
+
 impl Op {
+    pub fn move_pages(idx: u8) -> Op {
+        Op::MovePages(Migration {
+            idx,
+            src: None,
+            dst: None,
+            was_mapped: false,
+            moved: false,
+            i_mmap_held: false,
+        })
+    }
+
     pub fn punch(start: u8, end: u8) -> Op {
         Op::PunchHole(Punch {
             start,
@@ -154,6 +186,9 @@ pub struct Ghost {
     pub vmdelete_skips_vma: bool,
     /// The punch returned with every page of the hole out of the page cache.
     pub punch_frees_hole: bool,
+    /// The removal loop took the fault mutex of a page while a PTE of its index was a
+    /// migration entry: it works on the page in the middle of its migration.
+    pub migration_race_window: bool,
 }
 
 impl Kernel {
@@ -164,7 +199,7 @@ impl Kernel {
             cache: vec![None; n],
             gens: vec![0; n],
             region: vec![false; n],
-            free_huge_pages: cfg.pages,
+            free_huge_pages: cfg.pool_pages(),
             resv_huge_pages: 0,
             i_blocks: 0,
             fault_mutex: vec![Mutex::default(); cfg.fault_mutex_slots as usize],
@@ -176,16 +211,18 @@ impl Kernel {
                     vma: false,
                     uffd_missing: false,
                     ptes: vec![None; n],
+                    migration: vec![None; n],
                     vma_lock: RwSem::default(),
                 })
                 .collect(),
             i_mmap_tree: Vec::new(),
-            threads: vec![None; 1 + 2 * cfg.mappers as usize],
+            threads: vec![None; 1 + 2 * cfg.mappers as usize + cfg.migrators as usize],
             ghost: Ghost::default(),
         }
     }
 
-    /// Thread slot: 0 is the manager, then each mapper's main and handler thread.
+    /// Thread slot: 0 is the manager, then each mapper's main and handler thread, then the
+    /// migrator's (its actor id follows the mappers', so the same formula holds).
     pub fn slot(t: Tid) -> usize {
         let pid = usize::from(t.pid);
         match (pid, t.ctx) {
@@ -214,6 +251,23 @@ impl Kernel {
         self.mms
             .iter()
             .any(|mm| mm.ptes[id.idx as usize] == Some(id))
+    }
+
+    /// A PTE of index `idx` is a migration entry.
+    pub fn migration_entry_at(&self, idx: u8) -> bool {
+        self.mms
+            .iter()
+            .any(|mm| mm.migration[idx as usize].is_some())
+    }
+
+    /// The pages the migrator holds outside the page cache: the new page before
+    /// `move_to_new_folio` stores it, the old one after.
+    pub fn migration_held(&self) -> Option<PageId> {
+        self.threads.iter().flatten().find_map(|k| match k.op {
+            Op::MovePages(mg) if mg.moved => mg.src,
+            Op::MovePages(mg) => mg.dst,
+            _ => None,
+        })
     }
 
     /// The punch thread's locals, if a punch is in progress.

@@ -89,7 +89,9 @@ impl Kernel {
         let page = self.copy_page(t);
         let m = mapper_of(t.pid, cfg.mappers).expect("only mappers copy");
         let i = page as usize;
-        let present = self.mms[m as usize].ptes[i].is_some() || self.cache[i].is_some();
+        let mm = &self.mms[m as usize];
+        // `!huge_pte_none`: a present PTE or a migration entry.
+        let present = mm.ptes[i].is_some() || mm.migration[i].is_some() || self.cache[i].is_some();
         let ret = if present
             && (cfg.features().mcopy == McopyOrder::AllocFirst
                 || cfg.mutation == Some(Mutation::McopyAllocFirst))
