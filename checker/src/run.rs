@@ -21,8 +21,9 @@ pub struct SearchOpts {
 }
 
 impl SearchOpts {
-    pub fn mode(&self) -> &'static str {
-        match (self.dfs, self.symmetry) {
+    /// The search as run on `cfg` (symmetry only where it applies to the model).
+    pub fn mode(&self, cfg: &ModelCfg) -> &'static str {
+        match (self.dfs, self.symmetry && spec::symmetry::applies(cfg)) {
             (true, true) => "dfs+symmetry",
             (true, false) => "dfs",
             (false, _) => "bfs",
@@ -136,7 +137,7 @@ fn finish(
     Run {
         report: VariantReport {
             variant: cfg.variant.name().to_string(),
-            search: opts.mode(),
+            search: opts.mode(cfg),
             config: cfg.clone(),
             unique_states: checker.unique_state_count(),
             states,

@@ -4,6 +4,7 @@
 //! built from everything about each mapper but its name; ties keep their order, which costs
 //! some reduction but never soundness (any renaming gives an equivalent state).
 
+use crate::cfg::ModelCfg;
 use crate::ids::Tid;
 use crate::kernel::{KThread, Kernel, Mm, Op};
 use crate::locks::{Mutex, RwSem};
@@ -18,9 +19,14 @@ use stateright::{Rewrite, RewritePlan};
 
 type Plan<S> = RewritePlan<Id, S>;
 
-/// The canonical representative of a state's class under renaming of mappers.
-///
-/// A migrator acts on mapper 0's mm, so mappers are not interchangeable then: no reduction.
+/// Whether renaming mappers is a symmetry of the model: not with a migrator, which acts on
+/// mapper 0's mm, so mappers are not interchangeable then.
+pub fn applies(cfg: &ModelCfg) -> bool {
+    cfg.migrators == 0
+}
+
+/// The canonical representative of a state's class under renaming of mappers (the state
+/// itself where the symmetry does not apply, see [`applies`]).
 pub fn representative(s: &HugeState) -> HugeState {
     if s.actor_states
         .iter()
