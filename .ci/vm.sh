@@ -24,13 +24,18 @@ stamp "cargo build" $t
 
 hp=target/release/hugepunch
 mkdir -p target/ci
+# The traces the guests replay (conformance/vm/ci-corpus.txt says which and why).
+rm -rf target/ci/corpus && mkdir -p target/ci/corpus
+grep -v '^#' conformance/vm/ci-corpus.txt | while read -r f; do
+    cp "traces/corpus/$f" target/ci/corpus/
+done
 t=$SECONDS
 $hp vm --list
 # Downloads (debian-6.1) and builds (mutant-skip-mapped) are cached under target/kernels/.
-$hp vm --kernel debian-6.1 --quiet --expect clean --json > target/ci/vm-debian-6.1.json
+$hp vm --kernel debian-6.1 --corpus target/ci/corpus --quiet --expect clean --json > target/ci/vm-debian-6.1.json
 stamp "debian-6.1 (download + guest)" $t
 t=$SECONDS
-$hp vm --kernel mutant-skip-mapped --quiet --expect caught --json > target/ci/vm-mutant-skip-mapped.json
+$hp vm --kernel mutant-skip-mapped --corpus target/ci/corpus --quiet --expect caught --json > target/ci/vm-mutant-skip-mapped.json
 stamp "mutant-skip-mapped (kernel build + guest)" $t
 python3 - <<'PY'
 import json

@@ -114,7 +114,8 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
             "console=ttyS0 panic=-1 hugepages={pool} sysrq_always_enabled=1 \
              sysctl.kernel.hung_task_timeout_secs={hung_task}"
         ),
-        memory_mib: pool * 2 + 1024,
+        // The pool, and 2 GiB for the initramfs (a tmpfs), the replays and the trace buffers.
+        memory_mib: pool * 2 + 2048,
         accel,
         data: dir.join("data"),
     };
