@@ -225,7 +225,13 @@ fn signalled_run_leaves_pool_as_found(name: &str, traces: &[&str], point: Point,
         std::thread::sleep(Duration::from_millis(10));
     }
     let after = HugePool::read().unwrap();
-    let instances = leftover_instances().unwrap();
+    // The trace instance of the attempt in flight is removed by its own janitor, which may have
+    // been forked after the processes above were listed: give it the same time.
+    let mut instances = leftover_instances().unwrap();
+    while !instances.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        instances = leftover_instances().unwrap();
+    }
     let stderr = std::fs::read_to_string(&log).unwrap_or_default();
     println!(
         "{name}: {signal:?} at {point:?}; processes {:?}\n  start:     {start}\n  at signal: {at_signal}\n  \
