@@ -112,10 +112,7 @@ pub fn configs() -> Vec<CorpusCfg> {
 
 /// The file name of a trace: variant, tag, property, kind.
 pub fn file_name(c: &CorpusCfg, id: &str, kind: Kind) -> String {
-    let kind = match kind {
-        Kind::Counterexample => "counterexample",
-        Kind::Witness => "witness",
-    };
+    let kind = kind.name();
     match c.tag {
         Some(tag) => format!("{}.{tag}.{id}.{kind}.json", c.cfg.variant),
         None => format!("{}.{id}.{kind}.json", c.cfg.variant),

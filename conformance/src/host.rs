@@ -113,7 +113,7 @@ pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostRe
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into());
         if let Some(why) = refusal(t, opts) {
-            refused.push((name, t.meta.variant, why));
+            refused.push((name, why));
             continue;
         }
         let reproduce = format!("hugepunch replay {}", path.display());
@@ -125,15 +125,15 @@ pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostRe
         })?;
         reports.push(report);
     }
-    let mut conforms_to = HostReport::conforming(&traces::Variant::ALL.map(|v| v.name()), &reports);
-    conforms_to.retain(|v| !refused.iter().any(|(_, rv, _)| rv.name() == v));
+    let corpus: Vec<&Trace> = traces.iter().map(|(_, t)| t).collect();
+    let conforms_to = HostReport::conforming(&corpus, &reports);
     Ok(HostReport {
         kernel: kernel_release(),
         conforms_to,
         traces: reports,
         refused: refused
             .into_iter()
-            .map(|(name, _, why)| format!("{name}: {why}"))
+            .map(|(name, why)| format!("{name}: {why}"))
             .collect(),
     })
 }

@@ -177,20 +177,25 @@ pub struct HostReport {
     /// Variants every trace of which conforms on this host.
     pub conforms_to: Vec<String>,
     pub traces: Vec<TraceReport>,
-    /// Traces not replayed, each with why (one predicts a kernel hang).
+    /// Traces not replayed, each with why (a predicted kernel hang, a migrator).
     pub refused: Vec<String>,
 }
 
 impl HostReport {
-    /// The variants whose every trace conforms, in the given order.
-    pub fn conforming(variants: &[&str], traces: &[TraceReport]) -> Vec<String> {
-        variants
+    /// The variants this kernel conforms to, in `Variant::ALL` order: every trace of the
+    /// variant in the corpus was replayed and conforms (a trace refused, or stopped by a hang
+    /// or an oops, keeps its variant out).
+    pub fn conforming(corpus: &[&traces::Trace], reports: &[TraceReport]) -> Vec<String> {
+        traces::Variant::ALL
             .iter()
             .filter(|v| {
-                let mine: Vec<_> = traces.iter().filter(|t| t.variant == **v).collect();
-                !mine.is_empty() && mine.iter().all(|t| t.verdict == Verdict::Conforms)
+                let traces = corpus.iter().filter(|t| t.meta.variant == **v).count();
+                let mine: Vec<_> = reports.iter().filter(|r| r.variant == v.name()).collect();
+                traces > 0
+                    && mine.len() == traces
+                    && mine.iter().all(|r| r.verdict == Verdict::Conforms)
             })
-            .map(|v| v.to_string())
+            .map(|v| v.name().to_string())
             .collect()
     }
 

@@ -197,18 +197,8 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Vec<String>
             VmTrace::Stopped(_) => None,
         })
         .collect();
-    let complete = |v: &str| {
-        corpus
-            .iter()
-            .filter(|(_, t)| t.meta.variant.name() == v)
-            .count()
-            == replayed.iter().filter(|r| r.variant == v).count()
-    };
-    let conforms_to: Vec<String> =
-        HostReport::conforming(&traces::Variant::ALL.map(|v| v.name()), &replayed)
-            .into_iter()
-            .filter(|v| complete(v))
-            .collect();
+    let all: Vec<&Trace> = corpus.iter().map(|(_, t)| *t).collect();
+    let conforms_to = HostReport::conforming(&all, &replayed);
     let buggy = |v: &str| {
         corpus
             .iter()
