@@ -2,10 +2,15 @@
 
 pub use crate::cfg_args::{CfgArgs, UffdArg};
 use crate::progress::Progress;
-use crate::report::{table, CheckJson};
+use crate::report::table;
 use crate::run::{run, SearchOpts};
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// `hugepunch check`'s exit code when a bound stopped a search and every decided verdict is
+/// the expected one.
+pub const EXIT_INCOMPLETE: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +59,27 @@ pub struct CheckArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// Print progress on stderr (states, unique states, depth, states/s, memory, elapsed)
+    /// even when stderr is not a terminal, and with --json. On a terminal it is on anyway
+    /// (without --json).
+    #[arg(long)]
+    pub progress: bool,
+    /// Stop each search after it has generated this many states (duplicates included). An
+    /// undecided property is then reported "incomplete", never "holds" or "unreachable".
+    #[arg(long, value_name = "N")]
+    pub max_states: Option<usize>,
+    /// Stop each search after this many seconds (fractions allowed), with the same
+    /// "incomplete" verdicts as --max-states.
+    #[arg(long, value_name = "S", value_parser = parse_seconds)]
+    pub max_seconds: Option<Duration>,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s.parse().map_err(|e| format!("'{s}': {e}"))?;
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("'{s}' is not a positive number of seconds"))
 }
 
 /// Runs a parsed command line.
@@ -69,8 +95,10 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-/// `hugepunch check`: exit 0 when every verdict is the expected one, 1 when one is not,
-/// 2 on bad arguments.
+/// `hugepunch check`: exit 0 when every search ran to its end and every verdict is the
+/// expected one, 1 when a verdict is not the expected one, 2 on bad arguments, 3
+/// ([`EXIT_INCOMPLETE`]) when `--max-states` or `--max-seconds` stopped a search and every
+/// verdict it did decide is the expected one.
 pub fn check(args: CheckArgs) -> ExitCode {
     let cfgs = match args.cfg.configs() {
         Ok(c) => c,
@@ -83,8 +111,10 @@ pub fn check(args: CheckArgs) -> ExitCode {
         dfs: args.dfs,
         symmetry: !args.no_symmetry,
         threads: args.threads,
+        max_states: args.max_states,
+        max_time: args.max_seconds,
     };
-    let progress = Progress::stderr(args.json);
+    let progress = Progress::stderr(args.json, args.progress);
     let mut reports = Vec::new();
     for cfg in &cfgs {
         let r = run(cfg, opts, &progress).report;
@@ -94,26 +124,29 @@ pub fn check(args: CheckArgs) -> ExitCode {
         reports.push(r);
     }
     if args.json {
-        let out = CheckJson { variants: &reports };
+        let out = crate::report::CheckJson::new(&reports);
         println!(
             "{}",
             serde_json::to_string_pretty(&out).expect("report serializes")
         );
     }
-    let ok = reports.iter().all(|r| r.as_expected());
+    let wrong = !reports.iter().all(|r| r.decided_as_expected());
+    let incomplete = reports.iter().any(|r| r.incomplete());
     if !args.json {
         println!(
             "{}",
-            if ok {
-                "every verdict is as expected"
-            } else {
-                "SOME VERDICTS DIFFER FROM THE EXPECTED ONES (marked <-)"
+            match (wrong, incomplete) {
+                (true, _) => "SOME VERDICTS DIFFER FROM THE EXPECTED ONES (marked <-)",
+                (false, true) => {
+                    "INCOMPLETE: a bound stopped the search; every verdict it decided is as expected"
+                }
+                (false, false) => "every verdict is as expected",
             }
         );
     }
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    match (wrong, incomplete) {
+        (true, _) => ExitCode::FAILURE,
+        (false, true) => ExitCode::from(EXIT_INCOMPLETE),
+        (false, false) => ExitCode::SUCCESS,
     }
 }

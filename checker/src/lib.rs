@@ -2,6 +2,7 @@
 //! rendering, and the conformance commands' front end.
 #![forbid(unsafe_code)]
 
+pub mod bounded;
 pub mod cfg_args;
 pub mod cli;
 pub mod conformance_cli;

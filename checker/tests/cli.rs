@@ -185,3 +185,189 @@ fn check_unknown_argument() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--no-such-flag"));
 }
+
+/// The verdicts of a `--json` report's one variant, by property id.
+fn verdicts(r: &Value) -> Vec<(String, String, String)> {
+    r["properties"]
+        .as_array()
+        .expect("a properties array")
+        .iter()
+        .map(|p| {
+            let s = |k: &str| p[k].as_str().expect("a string").to_string();
+            (s("id"), s("verdict"), s("expected"))
+        })
+        .collect()
+}
+
+/// The figures of a report are consistent: states at least unique states, rates from them.
+fn assert_figures(f: &Value) {
+    let n = |k: &str| f[k].as_f64().unwrap_or_else(|| panic!("{k} in {f}"));
+    assert!(
+        n("unique_states") > 0.0 && n("states") >= n("unique_states"),
+        "{f}"
+    );
+    assert!(n("max_depth") > 0.0, "{f}");
+    assert!(n("seconds") > 0.0, "{f}");
+    let rate = n("states") / n("seconds");
+    assert!((n("states_per_second") - rate).abs() <= 1e-6 * rate, "{f}");
+    let urate = n("unique_states") / n("seconds");
+    assert!(
+        (n("unique_states_per_second") - urate).abs() <= 1e-6 * urate,
+        "{f}"
+    );
+    assert!(
+        n("rss_bytes") > 1e6,
+        "a resident set of more than 1 MB: {f}"
+    );
+}
+
+/// `--max-states` stops a search that would take much longer: exit 3, every property without
+/// a discovery "incomplete" (never "holds" or "unreachable"), the figures at the stop.
+#[test]
+fn check_max_states_incomplete() {
+    let o = hugepunch(&[
+        "check",
+        "--variant",
+        "v4_5",
+        "--mappers",
+        "3",
+        "--touches",
+        "2",
+        "--dfs",
+        "--max-states",
+        "20000",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
+    let json: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON value");
+    assert_eq!(json["complete"], false);
+    let r = &json["variants"][0];
+    assert_eq!(r["stop"], "max_states");
+    let vs = verdicts(r);
+    assert_eq!(vs.len(), PROPERTIES.len());
+    for (id, got, expected) in &vs {
+        assert!(
+            got == "incomplete" || (got == expected && (got == "violated" || got == "reached")),
+            "{id}: {got} (expected {expected})"
+        );
+    }
+    assert!(vs.iter().any(|(_, v, _)| v == "incomplete"));
+    assert_figures(&r["figures"]);
+    let states = r["figures"]["states"].as_u64().expect("states");
+    // Stateright checks its target after each block of 1,500 states.
+    assert!((20_000..40_000).contains(&states), "{states}");
+    assert_eq!(r["states"].as_u64(), Some(states));
+    assert_eq!(
+        json["figures"], r["figures"],
+        "one variant: the totals are its figures"
+    );
+
+    // The table says the same.
+    let o = hugepunch(&[
+        "check",
+        "--variant",
+        "v4_5",
+        "--mappers",
+        "3",
+        "--touches",
+        "2",
+        "--dfs",
+        "--max-states",
+        "20000",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("INCOMPLETE: stopped by --max-states after"),
+        "{out}"
+    );
+    for p in &PROPERTIES {
+        let row = out
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.first() == Some(&p.id))
+            .unwrap_or_else(|| panic!("a line for {}: {out}", p.id));
+        assert!(!["holds", "unreachable"].contains(&row[2]), "{row:?}");
+    }
+    assert!(
+        out.lines().last().unwrap().starts_with("INCOMPLETE"),
+        "{out}"
+    );
+}
+
+/// `--max-seconds` stops a single-threaded breadth-first search (which Stateright's own
+/// timeout does not) at about that time, with "incomplete" verdicts.
+#[test]
+fn check_max_seconds_incomplete() {
+    let o = hugepunch(&[
+        "check",
+        "--variant",
+        "v6_1",
+        "--mappers",
+        "3",
+        "--touches",
+        "2",
+        "--max-seconds",
+        "1.5",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "stderr: {}", stderr(&o));
+    let json: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON value");
+    let r = &json["variants"][0];
+    assert_eq!(r["stop"], "max_seconds");
+    assert_eq!(json["complete"], false);
+    for (id, got, expected) in verdicts(r) {
+        assert!(
+            got == "incomplete" || (got == expected && (got == "violated" || got == "reached")),
+            "{id}: {got} (expected {expected})"
+        );
+    }
+    assert_figures(&r["figures"]);
+    let s = r["figures"]["seconds"].as_f64().expect("seconds");
+    assert!((1.5..30.0).contains(&s), "{s}");
+}
+
+/// A bound the search never reaches changes nothing; `--progress` on a pipe ends with a
+/// line of the same figures as the JSON.
+#[test]
+fn check_progress_and_unreached_bound() {
+    let o = hugepunch(&[
+        "check",
+        "--variant",
+        "v4_4",
+        "--max-states",
+        "1000000000",
+        "--max-seconds",
+        "600",
+        "--progress",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let json: Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON value");
+    assert_eq!(json["complete"], true);
+    let r = &json["variants"][0];
+    assert_eq!(r["stop"], "exhausted");
+    for (id, got, expected) in verdicts(r) {
+        assert_eq!(got, expected, "{id}");
+    }
+    let f = &r["figures"];
+    assert_figures(f);
+    let err = stderr(&o);
+    let last = err.lines().last().expect("a progress line");
+    let thousands = |k: &str| checker::progress::thousands(f[k].as_u64().expect("a count"));
+    let want = format!(
+        "v4_4 bfs: done: {} states, {} unique, depth {}, ",
+        thousands("states"),
+        thousands("unique_states"),
+        f["max_depth"]
+    );
+    assert!(
+        last.starts_with(&want),
+        "{last:?} should start with {want:?}"
+    );
+    assert!(
+        last.contains(" states/s, ") && last.contains(" MiB RSS, "),
+        "{last}"
+    );
+    assert!(last.ends_with(" s"), "{last}");
+}

@@ -1,0 +1,117 @@
+//! A model that can be told to stop: the search a `--max-seconds` bound ends.
+//!
+//! Stateright 0.31's `timeout` only closes the job market, which a single checker thread never
+//! returns to while it has states of its own, so it does not stop a one-thread search. This
+//! wrapper stops it from the inside: once told to, every state it expands has one successor,
+//! itself. The checker has generated that state already, so the step adds nothing and, unlike
+//! a state without successors, does not make the state terminal (which would report
+//! `eventually` counterexamples that are not there). A state with no actions of its own is
+//! still terminal: that is a real end of a path.
+
+use spec::properties::{HugeModel, HugeState};
+use stateright::{Model, Property};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The model of a run, with a stop switch.
+pub struct Bounded {
+    pub inner: HugeModel,
+    stop: Arc<AtomicBool>,
+    properties: Vec<Property<HugeModel>>,
+}
+
+impl Bounded {
+    pub fn new(inner: HugeModel) -> Self {
+        let properties = inner.properties();
+        assert!(
+            properties.len() <= CONDITIONS.len(),
+            "more properties than trampolines"
+        );
+        Bounded {
+            inner,
+            stop: Arc::new(AtomicBool::new(false)),
+            properties,
+        }
+    }
+
+    /// The switch: set it to stop the search.
+    pub fn switch(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// The inner model's `i`th property, on the wrapper (a property is a plain `fn`).
+fn condition<const I: usize>(m: &Bounded, s: &HugeState) -> bool {
+    (m.properties[I].condition)(&m.inner, s)
+}
+
+type Condition = fn(&Bounded, &HugeState) -> bool;
+const CONDITIONS: [Condition; 24] = [
+    condition::<0>,
+    condition::<1>,
+    condition::<2>,
+    condition::<3>,
+    condition::<4>,
+    condition::<5>,
+    condition::<6>,
+    condition::<7>,
+    condition::<8>,
+    condition::<9>,
+    condition::<10>,
+    condition::<11>,
+    condition::<12>,
+    condition::<13>,
+    condition::<14>,
+    condition::<15>,
+    condition::<16>,
+    condition::<17>,
+    condition::<18>,
+    condition::<19>,
+    condition::<20>,
+    condition::<21>,
+    condition::<22>,
+    condition::<23>,
+];
+
+impl Model for Bounded {
+    type State = <HugeModel as Model>::State;
+    type Action = <HugeModel as Model>::Action;
+
+    fn init_states(&self) -> Vec<Self::State> {
+        self.inner.init_states()
+    }
+
+    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        self.inner.actions(state, actions);
+        if self.stopped() {
+            actions.truncate(1);
+        }
+    }
+
+    fn next_state(&self, last: &Self::State, action: Self::Action) -> Option<Self::State> {
+        if self.stopped() {
+            return Some(last.clone());
+        }
+        self.inner.next_state(last, action)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        self.properties
+            .iter()
+            .zip(CONDITIONS)
+            .map(|(p, condition)| Property {
+                expectation: p.expectation.clone(),
+                name: p.name,
+                condition,
+            })
+            .collect()
+    }
+
+    fn within_boundary(&self, state: &Self::State) -> bool {
+        Model::within_boundary(&self.inner, state)
+    }
+}
