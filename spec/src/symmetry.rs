@@ -38,6 +38,10 @@ pub fn representative(s: &HugeState) -> HugeState {
     let mappers = (actors - 2) as u8;
     let mut order: Vec<u8> = (0..mappers).collect();
     order.sort_by_cached_key(|&m| MapperKey::of(s, m));
+    if order.iter().enumerate().all(|(new, &old)| new == old as usize) {
+        // The identity renaming: the rewrite below would give `s` back.
+        return s.clone();
+    }
     // `order[new] = old`; the plan maps each old actor id to its new one.
     let mut to: Vec<Id> = (0..actors).map(Id::from).collect();
     for (new, &old) in order.iter().enumerate() {
