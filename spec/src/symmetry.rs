@@ -38,7 +38,11 @@ pub fn representative(s: &HugeState) -> HugeState {
     let mappers = (actors - 2) as u8;
     let mut order: Vec<u8> = (0..mappers).collect();
     order.sort_by_cached_key(|&m| MapperKey::of(s, m));
-    if order.iter().enumerate().all(|(new, &old)| new == old as usize) {
+    if order
+        .iter()
+        .enumerate()
+        .all(|(new, &old)| new == old as usize)
+    {
         // The identity renaming: the rewrite below would give `s` back.
         return s.clone();
     }
