@@ -18,6 +18,11 @@
 //! Either way a growth point is skipped when its estimated time (extrapolated from the smaller
 //! points measured before it) exceeds 60 s, or when a smaller point did not finish; every run
 //! is also stopped at 60 s and then reported as incomplete. Skips and stops say why.
+//!
+//! `-- --versus OLD_HUGEPUNCH` instead compares an older `hugepunch` binary with this one
+//! (see `versus.rs`).
+
+mod versus;
 
 use spec::properties::{HugeModel, PROPERTIES};
 use spec::{ModelCfg, Variant};
@@ -451,6 +456,15 @@ fn growth(grid: &Grid, full: bool) {
 
 fn main() {
     // `cargo bench` passes `--bench`; other arguments are ignored.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--versus") {
+        let old = args.get(i + 1).expect("--versus OLD_HUGEPUNCH");
+        println!("# hugepunch model-checking benchmark: old build against new\n");
+        machine();
+        versus::versus(old);
+        println!("\nload average at end: {}", load());
+        return;
+    }
     let full = std::env::args().any(|a| a == "--full")
         || std::env::var("HUGEPUNCH_BENCH").is_ok_and(|v| v == "full");
     let start = Instant::now();
