@@ -66,9 +66,9 @@ pub fn representative(s: &HugeState) -> HugeState {
 
 /// What distinguishes a mapper apart from its name.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct MapperKey {
+struct MapperKey<'a> {
     process: MapperState,
-    mm: Mm,
+    mm: &'a Mm,
     main: Option<KThread>,
     handler: Option<KThread>,
     tree_pos: Option<usize>,
@@ -77,8 +77,8 @@ struct MapperKey {
     footprint: Vec<(u8, bool)>,
 }
 
-impl MapperKey {
-    fn of(s: &HugeState, m: u8) -> MapperKey {
+impl MapperKey<'_> {
+    fn of(s: &HugeState, m: u8) -> MapperKey<'_> {
         let id = Id::from(1 + m as usize);
         let k = crate::properties::kernel(s);
         let mut in_flight: Vec<(bool, Msg)> = s
@@ -100,7 +100,7 @@ impl MapperKey {
             .collect();
         MapperKey {
             process: s.actor_states[1 + m as usize].mapper(),
-            mm: k.mms[m as usize].clone(),
+            mm: &k.mms[m as usize],
             main: k.threads[Kernel::slot(Tid::main(id))],
             handler: k.threads[Kernel::slot(Tid::handler(id))],
             tree_pos: k.i_mmap_tree.iter().position(|&x| x == m),
