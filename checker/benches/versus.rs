@@ -84,7 +84,10 @@ pub fn versus(old: &str) {
             o = best(o, run(old, args));
             n = best(n, run(new, args));
         }
-        assert_eq!(o.unique, n.unique, "{args}: the builds disagree on unique states");
+        assert_eq!(
+            o.unique, n.unique,
+            "{args}: the builds disagree on unique states"
+        );
         assert_eq!(o.states, n.states, "{args}: the builds disagree on states");
         for (name, r, base) in [("old", o, base_old), ("new", n, base_new)] {
             println!(
