@@ -405,8 +405,8 @@ const POOL_VARIANTS: [Variant; 2] = [Variant::V4_4, Variant::V6_17];
 /// no configuration with the default pool can catch the mutant. It takes a pool the migration
 /// target runs dry, a reservation made by an `mmap` after the removal freed an index, and a
 /// fault on another freed index: the pinned "pool dry, sigbus" configuration, whose fault
-/// then steals the reserved page, and the reserved index's fault finds none (`accounting`:
-/// more reservations than free pages).
+/// then takes the page promised to the reservation (`accounting`: more reservations than
+/// free pages).
 #[test]
 fn alloc_steals_reservation_is_caught() {
     for v in POOL_VARIANTS {
