@@ -42,6 +42,10 @@ pub struct CfgArgs {
     /// Migrator processes (0 or 1): `move_pages(2)` of the hole's first page in mapper 0.
     #[arg(long)]
     pub migrators: Option<u8>,
+    /// Huge pages in the pool (default: the file's pages plus one per migrator); fewer make
+    /// the pool run out.
+    #[arg(long)]
+    pub pool: Option<u8>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -84,6 +88,7 @@ impl CfgArgs {
                     fault_mutex_slots: self.slots.unwrap_or(d.fault_mutex_slots),
                     hole_reuse: d.hole_reuse && !self.no_reuse,
                     migrators: self.migrators.unwrap_or(d.migrators),
+                    pool: self.pool.or(d.pool),
                     ..d
                 };
                 cfg.validate().map(|()| cfg)

@@ -74,6 +74,7 @@ pub fn config(cfg: &ModelCfg) -> Config {
         fault_mutex_slots: cfg.fault_mutex_slots,
         hole_reuse: cfg.hole_reuse,
         migrators: cfg.migrators,
+        pool: cfg.pool,
     }
 }
 

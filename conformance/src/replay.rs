@@ -81,8 +81,17 @@ pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport> {
 /// Why a trace is not replayed with these options: it predicts a deadlock, and a kernel that
 /// has the bug would hang for good (the blocked punch cannot be killed; only a reboot ends it);
 /// or it has a migrator, whose `move_pages(2)` needs a second NUMA node to move a page to, which
-/// the replayer does not drive yet.
+/// the replayer does not drive yet; or its pool is smaller than the file needs, which the
+/// replayer cannot arrange on a host whose pool others share.
 pub fn refusal(trace: &Trace, opts: &Options) -> Option<String> {
+    if let Some(pool) = trace.meta.config.pool {
+        return Some(format!(
+            "not replayed: this {} of {} in {} runs a pool of {pool} huge page(s) dry; the              replayer does not bound the pool it uses yet",
+            trace.meta.kind.name(),
+            trace.meta.property,
+            trace.meta.variant
+        ));
+    }
     if trace.meta.config.migrators > 0 {
         return Some(format!(
             "not replayed: this {} of {} in {} has a migrator; replaying move_pages(2) needs a \

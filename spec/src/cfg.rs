@@ -57,6 +57,21 @@ pub enum Mutation {
     /// The removal's `folio_mapped` counts migration entries as mapped PTEs, as if a folio
     /// under migration still looked mapped.
     FolioMappedCountsMigrationEntries,
+    /// `alloc_huge_page` without a reservation takes a free page that is promised to one:
+    /// `dequeue_huge_page_vma`'s `h->free_huge_pages - h->resv_huge_pages == 0` check (mm/hugetlb.c,
+    /// "reservations are not stolen") is gone; only an empty free list fails.
+    AllocStealsReservation,
+    /// `hugetlb_reserve_pages` never fails: `hugetlb_acct_memory` -> `gather_surplus_pages`
+    /// no longer returns `-ENOMEM` when `resv_huge_pages + delta` exceeds `free_huge_pages`.
+    ReserveWithoutEnomem,
+    /// `hugetlb_unreserve_pages` forgets to give back the reservations the range held without a
+    /// page (`hugepage_subpool_put_pages(spool, chg - freed)` and
+    /// `hugetlb_acct_memory(h, -gbl_reserve)` gone).
+    UnreserveKeepsReservations,
+    /// Every page allocated for an index is the same page (the model's `gens[i] += 1` becomes
+    /// `gens[i] *= 1`): a PTE left pointing at a freed page looks like a mapping of the page
+    /// allocated next at that index, as if the kernel handed out the same `struct page` (pfn).
+    SamePagePerIndex,
 }
 
 /// The model's configuration. The defaults check every variant exhaustively in well under
@@ -94,6 +109,12 @@ pub struct ModelCfg {
     /// migrator: the target node's page the migration copies into.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub migrators: u8,
+    /// Huge pages in the pool (`nr_hugepages`), if fewer than the file's pages plus one per
+    /// migrator (with which only a bug runs the pool out). A smaller pool runs out: the
+    /// preallocation fails with ENOSPC and `mmap` with ENOMEM (fewer pages than the file), or
+    /// the migration target takes the page a fault (SIGBUS) or `UFFDIO_COPY` (ENOMEM) needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<u8>,
     /// A deliberate bug for spec-honesty tests; `None` for every real check.
     pub mutation: Option<Mutation>,
 }
@@ -117,6 +138,7 @@ impl Default for ModelCfg {
             fault_mutex_slots: 2,
             hole_reuse: true,
             migrators: 0,
+            pool: None,
             mutation: None,
         }
     }
@@ -127,7 +149,7 @@ impl fmt::Display for ModelCfg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} pages, hole [{}, {}), {} mapper(s) x {} touch(es), uffd {:?}, {} fault mutex slot(s){}{}{}{}",
+            "{}: {} pages, hole [{}, {}), {} mapper(s) x {} touch(es), uffd {:?}, {} fault mutex slot(s){}{}{}{}{}",
             self.variant,
             self.pages,
             self.hole_start,
@@ -140,6 +162,10 @@ impl fmt::Display for ModelCfg {
             if self.writes { ", writes" } else { "" },
             if self.touch_area == TouchArea::OutsideHole { ", touches outside the hole" } else { "" },
             if self.migrators > 0 { ", 1 migrator" } else { "" },
+            match self.pool {
+                Some(n) => format!(", pool of {n}"),
+                None => String::new(),
+            },
         )
     }
 }
@@ -180,6 +206,15 @@ impl ModelCfg {
             format!("migrators must be 0 or 1, not {}", self.migrators),
         )?;
         check(
+            self.pool
+                .is_none_or(|n| (1..=self.pages + self.migrators).contains(&n)),
+            format!(
+                "pool must be 1 to {} pages (the file's and one per migrator), not {:?}",
+                self.pages + self.migrators,
+                self.pool
+            ),
+        )?;
+        check(
             self.fault_mutex_slots >= 1,
             "fault_mutex_slots must be at least 1".to_string(),
         )?;
@@ -194,9 +229,10 @@ impl ModelCfg {
         self.variant.features()
     }
 
-    /// Huge pages in the pool: the file's, and a migration target per migrator.
+    /// Huge pages in the pool: as configured, or the file's and a migration target per
+    /// migrator.
     pub fn pool_pages(&self) -> u8 {
-        self.pages + self.migrators
+        self.pool.unwrap_or(self.pages + self.migrators)
     }
 
     /// Where the removal loop takes the page lock, mutations included.

@@ -53,8 +53,12 @@ pub fn expected(cfg: &ModelCfg) -> Vec<(&'static str, Verdict)> {
 
 fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
     let f = cfg.features();
+    // The pool holds the file. A smaller one fails the preallocation, and every `mmap`:
+    // `hugetlb_reserve_pages` needs a page or a reservation for each index. Nobody touches.
+    let mappable = cfg.pool_pages() >= cfg.pages;
+    let touching = cfg.touches > 0 && mappable;
     // Some touch can land in the hole.
-    let hole_touched = cfg.touches > 0 && cfg.touch_area == TouchArea::Anywhere;
+    let hole_touched = touching && cfg.touch_area == TouchArea::Anywhere;
     // A touch of the hole can start after the punch returned and find a page someone else
     // faulted in during the race: a second touch of the same mapper, or another mapper.
     let later_touch = cfg.touches >= 2 || cfg.mappers >= 2;
@@ -64,6 +68,10 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
     let hole_len = cfg.hole_end - cfg.hole_start;
     // The pool has a page beyond the file's: the migration target.
     let spare = cfg.pool_pages() > cfg.pages;
+    // Without that page, the migrator gets a target only once the removal has freed the
+    // first hole page and mapper 0 has mapped it again; then it can hold the last free page
+    // while a later touch needs one for the rest of the hole: the pool runs dry.
+    let dry = cfg.migrators > 0 && !spare && hole_touched && hole_len >= 2 && later_touch;
     let reach = |b: bool| {
         if b {
             Verdict::Reached
@@ -92,8 +100,10 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
         // the page lock, and deletes the page `remove_migration_ptes` mapped again (the
         // migration failed on the removal's reference, or the removal looked up the new page):
         // "still mapped when deleted", then a PTE of a freed page. 4.4 checks under the lock.
+        // Without a spare page, no migration starts before the removal reaches the page.
         "no_stale_mapping" | "accounting" | "no_bug_on" => hold(
             cfg.migrators > 0
+                && spare
                 && hole_touched
                 && cfg.page_lock_order() == PageLockOrder::AfterUnmap
                 && !f.skips_mapped_page(),
@@ -123,19 +133,21 @@ fn expected_one(cfg: &ModelCfg, id: &str) -> Verdict {
         // reuse, or two mappers copying one page before the punch has freed the rest.
         // The pool's spare page (the migration target) is free unless the migrator holds
         // it, which needs mapper 0 to have mapped the hole page before a touch that misses.
-        "uffd_copy_enomem" => {
-            reach(copy_conflict && f.mcopy == McopyOrder::AllocFirst && (!spare || later_touch))
-        }
+        // And in every variant, when the pool runs dry under a copy into an empty index.
+        "uffd_copy_enomem" => reach(
+            (copy_conflict && f.mcopy == McopyOrder::AllocFirst && (!spare || later_touch))
+                || (dry && cfg.uffd == UffdPolicy::Copy),
+        ),
         // The marker covers [start, end] inclusive: one page past the hole waits too.
         "fault_waits_on_marker" => {
-            reach(f.hole_marker && cfg.touches > 0 && (hole_touched || cfg.hole_end < cfg.pages))
+            reach(f.hole_marker && touching && (hole_touched || cfg.hole_end < cfg.pages))
         }
         // Any fault holds the vma_lock for read while hugetlb_vmdelete_list trylocks it.
-        "vmdelete_skips_vma" => reach(f.vma_lock && cfg.touches > 0),
+        "vmdelete_skips_vma" => reach(f.vma_lock && touching),
         "punch_frees_hole" => Verdict::Reached,
         // Mapper 0 maps the hole page (a touch), the migrator turns its PTE into a migration
         // entry, and the removal loop gets to the page before the migration is over.
-        "migration_race_window" => reach(cfg.migrators > 0 && hole_touched),
+        "migration_race_window" => reach(cfg.migrators > 0 && spare && hole_touched),
         other => panic!("no expectation for property {other}"),
     }
 }

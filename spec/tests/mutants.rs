@@ -351,3 +351,126 @@ fn folio_mapped_counting_migration_entries_is_caught() {
         mutant.violated_ids()
     );
 }
+
+/// Asserts that the mutant violates what the configuration violates without it, and `added`
+/// besides (none of which it violates without the mutant).
+fn assert_adds(cfg: &ModelCfg, m: Mutation, added: &[&str]) {
+    let v = cfg.variant;
+    let base = check(cfg.clone().into_model()).violated_ids();
+    let added: BTreeSet<_> = added.iter().copied().collect();
+    assert!(
+        base.is_disjoint(&added),
+        "{v}: without {m:?}, {base:?} are violated"
+    );
+    let mutant = check(with(cfg, m).into_model()).violated_ids();
+    let want: BTreeSet<_> = base.union(&added).copied().collect();
+    assert_eq!(
+        mutant, want,
+        "{v} with {m:?}: the safety properties it violates"
+    );
+}
+
+/// The pinned "pool short" configuration: a pool of 1 page for a file of 2.
+fn pool_short_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        mappers: 1,
+        pool: Some(1),
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// The pinned "pool dry, sigbus" configuration: a 3-page hole, one mapper x 2 touches, no
+/// userfaultfd, a migrator and no spare page for its target.
+fn pool_dry_sigbus_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        pages: 3,
+        hole_start: 0,
+        hole_end: 3,
+        mappers: 1,
+        touches: 2,
+        uffd: spec::UffdPolicy::None,
+        hole_reuse: false,
+        migrators: 1,
+        pool: Some(3),
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// The oldest and the newest variant: the pool code is the same in all of them.
+const POOL_VARIANTS: [Variant; 2] = [Variant::V4_4, Variant::V6_17];
+
+/// `alloc_huge_page` taking a page promised to a reservation. With a pool that holds the
+/// file, the free pages not promised are exactly the empty indices without a reservation, so
+/// an allocation for such an index always finds one and the check never decides anything:
+/// no configuration with the default pool can catch the mutant. It takes a pool the migration
+/// target runs dry, a reservation made by an `mmap` after the removal freed an index, and a
+/// fault on another freed index: the pinned "pool dry, sigbus" configuration, whose fault
+/// then takes the page promised to the reservation (`accounting`: more reservations than
+/// free pages).
+#[test]
+fn alloc_steals_reservation_is_caught() {
+    for v in POOL_VARIANTS {
+        assert_adds(
+            &pool_dry_sigbus_cfg(v),
+            Mutation::AllocStealsReservation,
+            &["accounting"],
+        );
+    }
+}
+
+/// `hugetlb_reserve_pages` reserving pages the pool does not have: the pinned "pool short"
+/// configuration's `mmap`, which fails with ENOMEM, succeeds (`accounting`: more
+/// reservations than free pages), and in the variants that skip a mapped page the mapper
+/// now gets to race the punch (the 2015 leak). With a pool that holds the file the test never
+/// fails.
+#[test]
+fn reserve_without_enomem_is_caught() {
+    for v in Variant::ALL {
+        let leak: &[&str] = if v.features().skips_mapped_page() {
+            &["accounting", "hole_freed_on_return"]
+        } else {
+            &["accounting"]
+        };
+        assert_caught(&pool_short_cfg(v), Mutation::ReserveWithoutEnomem, leak);
+    }
+}
+
+/// Every page of an index the same page: a migration's target is then its source, so the
+/// pool loses track of a page (`accounting`) in the variants that hold with a migrator. The
+/// pinned migrator configurations catch it. Without a migrator no variant leaves a PTE of a
+/// freed page behind (the 2015 leak keeps the page cached), so no configuration without one
+/// could: the mutant only merges states there.
+#[test]
+fn same_page_per_index_is_caught() {
+    for v in POOL_VARIANTS {
+        assert_adds(
+            &pool_dry_sigbus_cfg(v),
+            Mutation::SamePagePerIndex,
+            &["accounting"],
+        );
+    }
+}
+
+/// `hugetlb_unreserve_pages` keeping the reservations of the range: the model cannot catch
+/// it, because it never has any to give back. The punch calls it for one removed page at a
+/// time (`hugetlb_unreserve_pages(inode, index, index + 1, 1)`), and a cached page's index is
+/// always in the resv_map, so `chg - freed` is 0 on every call. (It is not dead in the
+/// kernel: truncation calls it once over the whole range, with the reservations of indices
+/// never faulted in; the model has no truncation.)
+#[test]
+fn unreserve_keeps_reservations_is_not_caught_by_the_model() {
+    for cfg in [
+        ModelCfg::for_variant(Variant::V6_17),
+        pool_short_cfg(Variant::V6_17),
+        pool_dry_sigbus_cfg(Variant::V6_17),
+    ] {
+        let base = check(cfg.clone().into_model());
+        let mutant = check(with(&cfg, Mutation::UnreserveKeepsReservations).into_model());
+        assert_eq!(mutant.violated_ids(), base.violated_ids(), "{cfg}");
+        assert_eq!(mutant.reached, base.reached, "{cfg}");
+        assert_eq!(
+            mutant.unique, base.unique,
+            "{cfg}: the same model, state for state"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Random small configurations: every variant, 1 to 3 pages, any hole, 1 or 2 mappers,
 //! 0 to 2 touches, reads or writes, every userfaultfd policy, 1 to 3 fault mutex slots, hole
-//! reuse on or off, touches anywhere or outside the hole, a migrator (with one mapper).
+//! reuse on or off, touches anywhere or outside the hole, a migrator (with one mapper), a pool
+//! one page short of the file's and the migrator's.
 //!
 //! - An exhaustive search never panics (no model assertion fires: lock ownership, step order,
 //!   accounting underflow), and the safety properties every variant must keep hold.
@@ -52,6 +53,7 @@ fn small_cfg() -> impl Strategy<Value = ModelCfg> {
         any::<bool>(),
         select(vec![TouchArea::Anywhere, TouchArea::OutsideHole]),
         0u8..=1,
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -64,6 +66,7 @@ fn small_cfg() -> impl Strategy<Value = ModelCfg> {
                 hole_reuse,
                 touch_area,
                 migrators,
+                short_pool,
             )| {
                 ModelCfg {
                     variant,
@@ -78,6 +81,8 @@ fn small_cfg() -> impl Strategy<Value = ModelCfg> {
                     fault_mutex_slots: slots,
                     hole_reuse,
                     migrators,
+                    // One page short: the file does not fit, or the migrator has no spare.
+                    pool: (short_pool && pages + migrators > 1).then(|| pages + migrators - 1),
                     mutation: None,
                 }
             },

@@ -8,7 +8,8 @@
 //! in `Variant::ALL` order: v4_4, v4_5, hole_marker, hole_marker_fixed, v5_7, v5_10,
 //! v5_10_unlocked, v6_1.
 
-use spec::properties::HugeModel;
+use spec::msg::{Errno, Msg, Syscall};
+use spec::properties::{HugeModel, HugeState};
 use spec::verdict::{self, Verdict};
 use spec::{ModelCfg, TouchArea, UffdPolicy, Variant, PROPERTIES};
 use stateright::{Checker, Expectation, Model};
@@ -174,6 +175,75 @@ const MIGRATOR: Table = [
     ("migration_race_window", [R, R, R, R, R, R, R, R, R]),
 ];
 
+/// A pool too small for the file: 2 pages, hole [0, 1), 1 mapper x 1 touch, a pool of 1 page.
+/// The preallocation stops at ENOSPC and the mapper's `mmap` fails with ENOMEM
+/// (`hugetlb_reserve_pages`: the unallocated index needs a reservation, and no page is free),
+/// so nothing is mapped, touched or raced; the punch frees the page the file has.
+const POOL_SHORT: Table = [
+    ("hole_freed_on_return", [H, H, H, H, H, H, H, H, H]),
+    ("hole_touch_caught", [H, H, H, H, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H, H, H, H]),
+    ("race_window_fault", [U, U, U, U, U, U, U, U, U]),
+    ("hole_touch_missing", [U, U, U, U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, U, U, U, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, U, U]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R, R]),
+    ("migration_race_window", [U, U, U, U, U, U, U, U, U]),
+];
+
+/// The pool runs dry, no userfaultfd: 3 pages, hole [0, 3), 1 mapper x 2 touches, no hole
+/// reuse, one migrator and no spare page for it (a pool of 3). The migrator gets a target only
+/// once the removal has freed page 0 and the mapper has faulted it in again; holding the last
+/// free page, it makes the mapper's fault on another hole page fail `alloc_huge_page`
+/// (SIGBUS), and where an `mmap` after the removal reserved an index, the free page is promised
+/// to it. No migration can start before the removal reaches page 0: no 2025 race.
+/// Without userfaultfd every touch of the hole after the punch goes uncaught.
+const POOL_DRY_SIGBUS: Table = [
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H, H]),
+    ("hole_touch_caught", [V, V, V, V, V, V, V, V, V]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H, H, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [U, U, U, U, U, U, U, U, U]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [U, U, U, U, U, U, U, U, U]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R, R]),
+    ("migration_race_window", [U, U, U, U, U, U, U, U, U]),
+];
+
+/// The pool runs dry under `UFFDIO_COPY`: 2 pages, hole [0, 2), 1 mapper x 2 touches, no
+/// hole reuse, one migrator and a pool of 2. As in [`POOL_DRY_SIGBUS`], the migrator holds
+/// the last free page while the handler copies into the other hole page: `alloc_huge_page`
+/// fails and the copy returns ENOMEM in every variant, 5.13's check-first included.
+const POOL_DRY_COPY: Table = [
+    ("hole_freed_on_return", [V, H, V, H, H, H, H, H, H]),
+    ("hole_touch_caught", [V, H, V, H, H, H, H, H, H]),
+    ("no_stale_mapping", [H, H, H, H, H, H, H, H, H]),
+    ("accounting", [H, H, H, H, H, H, H, H, H]),
+    ("no_bug_on", [H, H, H, H, H, H, H, H, H]),
+    ("no_deadlock", [H, H, H, H, H, H, H, H, H]),
+    ("punch_returns", [H, H, H, H, H, H, H, H, H]),
+    ("race_window_fault", [R, R, R, R, R, R, R, R, R]),
+    ("hole_touch_missing", [R, R, R, R, R, R, R, R, R]),
+    ("uffd_copy_eexist", [U, U, U, U, U, U, U, U, U]),
+    ("uffd_copy_enomem", [R, R, R, R, R, R, R, R, R]),
+    ("fault_waits_on_marker", [U, U, R, R, U, U, U, U, U]),
+    ("vmdelete_skips_vma", [U, U, U, U, U, U, U, R, R]),
+    ("punch_frees_hole", [R, R, R, R, R, R, R, R, R]),
+    ("migration_race_window", [U, U, U, U, U, U, U, U, U]),
+];
+
 // ---------------------------------------------------------------------------------------------
 // The configurations and their pinned unique state counts, per variant (`Variant::ALL` order).
 // ---------------------------------------------------------------------------------------------
@@ -337,9 +407,112 @@ const MIGRATOR_DFS_SYM: [usize; Variant::COUNT] = [
     369_091, 383_181, 848_745, 886_749, 527_905, 561_437, 565_635, 629_787, 611_831,
 ];
 
+fn pool_short_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        mappers: 1,
+        pool: Some(1),
+        ..ModelCfg::for_variant(v)
+    }
+}
+const POOL_SHORT_BFS: [Option<usize>; Variant::COUNT] = [Some(64); Variant::COUNT];
+const POOL_SHORT_DFS_SYM: [usize; Variant::COUNT] = [64; Variant::COUNT];
+
+/// A migrator acts on mapper 0, so there is no symmetry reduction: depth-first search visits
+/// every state, and breadth-first search would only visit them again.
+fn pool_dry_sigbus_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        pages: 3,
+        hole_start: 0,
+        hole_end: 3,
+        mappers: 1,
+        touches: 2,
+        uffd: UffdPolicy::None,
+        hole_reuse: false,
+        migrators: 1,
+        pool: Some(3),
+        ..ModelCfg::for_variant(v)
+    }
+}
+const POOL_DRY_SIGBUS_BFS: [Option<usize>; Variant::COUNT] = [None; Variant::COUNT];
+const POOL_DRY_SIGBUS_DFS_SYM: [usize; Variant::COUNT] = [
+    15_796, 14_682, 15_587, 14_261, 17_569, 17_976, 17_733, 19_942, 20_386,
+];
+
+fn pool_dry_copy_cfg(v: Variant) -> ModelCfg {
+    ModelCfg {
+        pages: 2,
+        hole_start: 0,
+        hole_end: 2,
+        mappers: 1,
+        touches: 2,
+        hole_reuse: false,
+        migrators: 1,
+        pool: Some(2),
+        ..ModelCfg::for_variant(v)
+    }
+}
+const POOL_DRY_COPY_BFS: [Option<usize>; Variant::COUNT] = [None; Variant::COUNT];
+const POOL_DRY_COPY_DFS_SYM: [usize; Variant::COUNT] = [
+    11_370, 12_017, 14_211, 14_021, 14_987, 15_484, 15_367, 18_701, 18_966,
+];
+
 // ---------------------------------------------------------------------------------------------
 // The machinery.
 // ---------------------------------------------------------------------------------------------
+
+/// A test-only `sometimes` property that a family must reach in every variant: an outcome
+/// with no property of its own, read from the messages in flight (it adds no state).
+struct Witness {
+    sentence: &'static str,
+    condition: fn(&HugeModel, &HugeState) -> bool,
+}
+
+/// `hugetlbfs_file_mmap` returns ENOMEM to a mapper.
+const MMAP_ENOMEM: Witness = Witness {
+    sentence: "mmap returns ENOMEM",
+    condition: |_, s| {
+        s.network
+            .iter_all()
+            .any(|e| matches!(e.msg, Msg::Return(Syscall::Mmap, Err(Errno::ENOMEM))))
+    },
+};
+
+/// A fault raises SIGBUS. Without userfaultfd that is `hugetlb_no_page`'s
+/// `alloc_huge_page` failing: `VM_FAULT_SIGBUS`.
+const FAULT_SIGBUS: Witness = Witness {
+    sentence: "a fault raises SIGBUS",
+    condition: |_, s| {
+        s.network
+            .iter_all()
+            .any(|e| matches!(e.msg, Msg::Sigbus { .. }))
+    },
+};
+
+/// The model of a configuration with the witnesses as extra `sometimes` properties.
+fn model_with(cfg: &ModelCfg, witnesses: &[Witness]) -> HugeModel {
+    witnesses.iter().fold(cfg.clone().into_model(), |m, w| {
+        m.property(Expectation::Sometimes, w.sentence, w.condition)
+    })
+}
+
+/// Every witness is reached, and its discovery ends in a state that shows it.
+fn witnessed(
+    c: &impl Checker<HugeModel>,
+    witnesses: &[Witness],
+    errors: &mut Vec<String>,
+    what: &str,
+) {
+    for w in witnesses {
+        match c.discovery(w.sentence) {
+            Some(path) if (w.condition)(c.model(), path.last_state()) => {}
+            Some(_) => errors.push(format!(
+                "{what}: the discovery of '{}' does not show it",
+                w.sentence
+            )),
+            None => errors.push(format!("{what}: '{}' is unreachable", w.sentence)),
+        }
+    }
+}
 
 /// The verdict column of one variant.
 fn column(table: &Table, v: Variant) -> Vec<(&'static str, Verdict)> {
@@ -408,7 +581,7 @@ fn check_family(
     bfs: [Option<usize>; Variant::COUNT],
     dfs_sym: [usize; Variant::COUNT],
 ) {
-    check_variants(name, &Variant::ALL, cfg_of, table, bfs, dfs_sym);
+    check_variants(name, &Variant::ALL, cfg_of, table, bfs, dfs_sym, &[]);
 }
 
 /// [`check_family`] for some of the variants only (the tables still have all six columns).
@@ -419,6 +592,7 @@ fn check_variants(
     table: &Table,
     bfs: [Option<usize>; Variant::COUNT],
     dfs_sym: [usize; Variant::COUNT],
+    witnesses: &[Witness],
 ) {
     let ids: Vec<_> = PROPERTIES.iter().map(|p| p.id).collect();
     let table_ids: Vec<_> = table.iter().map(|(id, _)| *id).collect();
@@ -445,8 +619,9 @@ fn check_variants(
         let mut bfs_verdicts = None;
         if let Some(pinned) = bfs[i] {
             let what = format!("{name}/{v} bfs");
-            let c = cfg.clone().into_model().checker().spawn_bfs().join();
+            let c = model_with(&cfg, witnesses).checker().spawn_bfs().join();
             let got = verdicts(&c, &mut errors, &what);
+            witnessed(&c, witnesses, &mut errors, &what);
             diff(&what, &got, &want, &mut errors);
             if c.unique_state_count() != pinned {
                 errors.push(format!(
@@ -460,14 +635,13 @@ fn check_variants(
 
         // Depth-first search with symmetry reduction over mappers.
         let what = format!("{name}/{v} dfs+symmetry");
-        let c = cfg
-            .clone()
-            .into_model()
+        let c = model_with(&cfg, witnesses)
             .checker()
             .symmetry_fn(spec::symmetry::representative)
             .spawn_dfs()
             .join();
         let got = verdicts(&c, &mut errors, &what);
+        witnessed(&c, witnesses, &mut errors, &what);
         diff(&what, &got, &want, &mut errors);
         if let Some(b) = &bfs_verdicts {
             diff(&format!("{what} against bfs"), &got, b, &mut errors);
@@ -536,6 +710,7 @@ fn three_mappers_config_2015() {
         &THREE_MAPPERS,
         THREE_MAPPERS_BFS,
         THREE_MAPPERS_DFS_SYM,
+        &[],
     );
 }
 
@@ -556,6 +731,7 @@ fn three_mappers_config_later() {
         &THREE_MAPPERS,
         THREE_MAPPERS_BFS,
         THREE_MAPPERS_DFS_SYM,
+        &[],
     );
 }
 
@@ -600,6 +776,46 @@ fn migrator_config() {
         &MIGRATOR,
         MIGRATOR_BFS,
         MIGRATOR_DFS_SYM,
+    );
+}
+
+/// mmap ENOMEM: the pool cannot hold the file.
+#[test]
+fn pool_short_config() {
+    check_variants(
+        "pool short",
+        &Variant::ALL,
+        pool_short_cfg,
+        &POOL_SHORT,
+        POOL_SHORT_BFS,
+        POOL_SHORT_DFS_SYM,
+        &[MMAP_ENOMEM],
+    );
+}
+
+/// Fault SIGBUS: the migration target takes the last free page.
+#[test]
+fn pool_dry_sigbus_config() {
+    check_variants(
+        "pool dry, sigbus",
+        &Variant::ALL,
+        pool_dry_sigbus_cfg,
+        &POOL_DRY_SIGBUS,
+        POOL_DRY_SIGBUS_BFS,
+        POOL_DRY_SIGBUS_DFS_SYM,
+        &[FAULT_SIGBUS],
+    );
+}
+
+/// UFFDIO_COPY ENOMEM in every variant: the migration target takes the last free page.
+#[test]
+fn pool_dry_copy_config() {
+    check_family(
+        "pool dry, copy",
+        pool_dry_copy_cfg,
+        &POOL_DRY_COPY,
+        POOL_DRY_COPY_BFS,
+        POOL_DRY_COPY_DFS_SYM,
     );
 }
 

@@ -86,6 +86,10 @@ pub struct Config {
     /// Migrator processes (`move_pages(2)`); left out when 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub migrators: u8,
+    /// Huge pages in the pool, when fewer than the file's plus one per migrator; left out
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<u8>,
 }
 
 fn is_zero(n: &u8) -> bool {

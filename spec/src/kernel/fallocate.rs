@@ -38,7 +38,7 @@ impl Kernel {
             } else {
                 Data::Marker
             };
-            match self.alloc_huge_page(next, Origin::Fallocate, data) {
+            match self.alloc_huge_page(cfg, next, Origin::Fallocate, data) {
                 Ok(page) => self.add_to_page_cache(page),
                 Err(_) => {
                     self.fault_mutex[hash].unlock(t);

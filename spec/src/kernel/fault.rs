@@ -219,7 +219,7 @@ impl Kernel {
                     return Ok(());
                 }
                 None => self
-                    .alloc_huge_page(page, Origin::Fault, Data::Zero)
+                    .alloc_huge_page(cfg, page, Origin::Fault, Data::Zero)
                     .ok()
                     .inspect(|&p| self.add_to_page_cache(p)),
             };

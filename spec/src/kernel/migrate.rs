@@ -44,7 +44,7 @@ impl Kernel {
     /// without one, `-ENOMEM`.
     pub(crate) fn add_page_for_migration(
         &mut self,
-        _cfg: &ModelCfg,
+        cfg: &ModelCfg,
         t: Tid,
         s: &mut Sends,
     ) -> Result<(), Blocked> {
@@ -54,7 +54,7 @@ impl Kernel {
             self.syscall_return(t, sc, Ok(()), s);
             return Ok(());
         };
-        let Some(dst) = self.alloc_migration_target(idx) else {
+        let Some(dst) = self.alloc_migration_target(cfg, idx) else {
             self.syscall_return(t, sc, Err(Errno::ENOMEM), s);
             return Ok(());
         };

@@ -19,7 +19,7 @@ impl Kernel {
     ) -> Result<(), Blocked> {
         self.i_mmap.write(t)?;
         let m = mapper_of(t.pid, cfg.mappers).expect("only mappers mmap");
-        let ret = self.hugetlb_reserve_pages(0, cfg.pages);
+        let ret = self.hugetlb_reserve_pages(cfg, 0, cfg.pages);
         if ret.is_ok() {
             self.mms[m as usize].vma = true;
             self.i_mmap_tree.push(m);

@@ -3,6 +3,7 @@
 //! (`hugetlb_lock`, the resv_map lock, `i_lock`) the kernel takes for it.
 
 use super::Kernel;
+use crate::cfg::{ModelCfg, Mutation};
 use crate::msg::Errno;
 use crate::page::{Data, Origin, Page, PageId};
 
@@ -13,40 +14,52 @@ impl Kernel {
     /// (`vma_commit_reservation`).
     pub(crate) fn alloc_huge_page(
         &mut self,
+        cfg: &ModelCfg,
         idx: u8,
         origin: Origin,
         data: Data,
     ) -> Result<Page, Errno> {
         let i = idx as usize;
         debug_assert!(self.cache[i].is_none(), "allocating over a cached page");
+        let unpromised = if cfg.mutation == Some(Mutation::AllocStealsReservation) {
+            self.free_huge_pages > 0
+        } else {
+            self.free_huge_pages > self.resv_huge_pages
+        };
         if self.region[i] {
             self.resv_huge_pages -= 1;
-        } else if self.free_huge_pages > self.resv_huge_pages {
+        } else if unpromised {
             self.region[i] = true;
         } else {
             return Err(Errno::ENOSPC);
         }
         self.free_huge_pages -= 1;
-        let gen = self.gens[i];
-        self.gens[i] += 1;
         Ok(Page {
-            id: PageId { idx, gen },
+            id: self.new_page_id(cfg, idx),
             data,
             origin,
             pre_punch: false,
         })
     }
 
+    /// A page that was never allocated before: the index's next generation.
+    fn new_page_id(&mut self, cfg: &ModelCfg, idx: u8) -> PageId {
+        let gen = &mut self.gens[idx as usize];
+        let id = PageId { idx, gen: *gen };
+        if cfg.mutation != Some(Mutation::SamePagePerIndex) {
+            *gen += 1;
+        }
+        id
+    }
+
     /// `alloc_migration_target` -> `alloc_huge_page_nodemask`: a free page not promised to a
     /// reservation (`free_huge_pages - resv_huge_pages > 0`), for the page at `idx`.
-    pub(crate) fn alloc_migration_target(&mut self, idx: u8) -> Option<PageId> {
+    pub(crate) fn alloc_migration_target(&mut self, cfg: &ModelCfg, idx: u8) -> Option<PageId> {
         if self.free_huge_pages <= self.resv_huge_pages {
             return None;
         }
         self.free_huge_pages -= 1;
-        let gen = self.gens[idx as usize];
-        self.gens[idx as usize] += 1;
-        Some(PageId { idx, gen })
+        Some(self.new_page_id(cfg, idx))
     }
 
     /// `alloc_huge_page` for an index whose page is already cached, then `put_page` of it when
@@ -77,22 +90,37 @@ impl Kernel {
 
     /// `hugetlb_unreserve_pages(inode, start, end, freed)`: `region_del` the range,
     /// `i_blocks -= freed`, and give back the reservations that were never consumed.
-    pub(crate) fn hugetlb_unreserve_pages(&mut self, start: u8, end: u8, freed: u8) {
+    pub(crate) fn hugetlb_unreserve_pages(
+        &mut self,
+        cfg: &ModelCfg,
+        start: u8,
+        end: u8,
+        freed: u8,
+    ) {
         let mut chg = 0;
         for r in &mut self.region[start as usize..end as usize] {
             chg += u8::from(*r);
             *r = false;
         }
         self.i_blocks -= freed;
-        self.resv_huge_pages -= chg - freed;
+        if cfg.mutation != Some(Mutation::UnreserveKeepsReservations) {
+            self.resv_huge_pages -= chg - freed;
+        }
     }
 
     /// `hugetlb_reserve_pages` for a shared mapping of `[from, to)`: every index not yet in
     /// the resv_map needs a reservation (`region_chg`), all or nothing (`hugetlb_acct_memory`).
-    pub(crate) fn hugetlb_reserve_pages(&mut self, from: u8, to: u8) -> Result<(), Errno> {
+    pub(crate) fn hugetlb_reserve_pages(
+        &mut self,
+        cfg: &ModelCfg,
+        from: u8,
+        to: u8,
+    ) -> Result<(), Errno> {
         let range = from as usize..to as usize;
         let chg = self.region[range.clone()].iter().filter(|r| !**r).count() as u8;
-        if self.free_huge_pages - self.resv_huge_pages < chg {
+        if self.free_huge_pages - self.resv_huge_pages < chg
+            && cfg.mutation != Some(Mutation::ReserveWithoutEnomem)
+        {
             return Err(Errno::ENOMEM);
         }
         self.resv_huge_pages += chg;

@@ -258,7 +258,7 @@ impl Kernel {
                 self.ghost.bug = Some(BugOn::PageMapped);
             }
             self.remove_huge_page(idx);
-            self.hugetlb_unreserve_pages(idx, idx + 1, 1);
+            self.hugetlb_unreserve_pages(cfg, idx, idx + 1, 1);
         }
         self.page_lock[idx as usize].unlock(t);
         self.fault_mutex[cfg.fault_mutex_hash(idx) as usize].unlock(t);

@@ -101,7 +101,7 @@ impl Kernel {
         } else if present {
             Err(Errno::EEXIST)
         } else {
-            match self.alloc_huge_page(page, Origin::UffdCopy, Data::Fill(m)) {
+            match self.alloc_huge_page(cfg, page, Origin::UffdCopy, Data::Fill(m)) {
                 Ok(p) => {
                     self.add_to_page_cache(p);
                     self.mms[m as usize].ptes[i] = Some(p.id);
