@@ -17,7 +17,7 @@ pub struct Kernel {
     pub gens: Vec<u8>,
     /// The inode's `resv_map`: indices that are allocated or hold a reservation.
     pub region: Vec<bool>,
-    /// `h->free_huge_pages` (the pool holds `cfg.pages` pages in all).
+    /// `h->free_huge_pages` (the pool holds `ModelCfg::pool_pages` in all).
     pub free_huge_pages: u8,
     /// `h->resv_huge_pages`.
     pub resv_huge_pages: u8,
