@@ -65,6 +65,21 @@ pub enum MapperCmd {
     Exit,
 }
 
+/// Driver -> migrator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MigratorCmd {
+    /// `move_pages(2)` of the huge page at `addr` in process `pid` (file page `page`) to
+    /// another node, again and again, each time to a node the page is not on, until a call
+    /// does not migrate it (it met the punch's removal of the page), the page is gone from the
+    /// mapping, or the punch has returned.
+    MovePages {
+        pid: i32,
+        addr: usize,
+        page: usize,
+    },
+    Exit,
+}
+
 /// How a touch aims at the punch's race window.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Window {
@@ -114,6 +129,23 @@ pub enum Report {
     HandlerReturned {
         call: Call,
         ret: Ret,
+        start_ns: u64,
+        end_ns: u64,
+    },
+    /// The migrator's `move_pages` calls of `page` are over (a `Returned` follows).
+    Migrated {
+        page: usize,
+        /// Where the page was before the first call (the query form), as shown.
+        before: String,
+        /// Calls made.
+        calls: u32,
+        /// The last call: pages it did not migrate, and the status it wrote (`None`: none).
+        not_migrated: usize,
+        status: Option<String>,
+        /// Where the page is after the last call (the query form), as shown.
+        after: String,
+        /// The last call ran wholly inside the punch.
+        in_punch: bool,
         start_ns: u64,
         end_ns: u64,
     },

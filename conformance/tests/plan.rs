@@ -148,3 +148,44 @@ fn show() {
         eprintln!("{a:?}");
     }
 }
+
+/// The migrator's `move_pages` starts once the window touch has mapped the hole page (the
+/// model's migration isolates the page the fault mapped) and is waited for before the punch
+/// returns: the migration races the removal of that page.
+#[test]
+fn the_migration_races_the_removal_of_the_mapped_page() {
+    for name in [
+        "v6_1.migrator.no_bug_on.counterexample.json",
+        "v6_17.migrator.migration_race_window.witness.json",
+    ] {
+        let t = load(name);
+        let p = plan(&t);
+        let migrator = Thread {
+            process: traces::Role::Migrator,
+            ctx: traces::Ctx::Main,
+        };
+        let start = position(
+            &p.acts,
+            |a| matches!(a, Act::Start { thread, call: Call::MovePages { page: 0 }, .. } if *thread == migrator),
+        );
+        let touched = position(&p.acts, |a| matches!(a, Act::Touched { mapper: 0, .. }));
+        let moved = position(
+            &p.acts,
+            |a| matches!(a, Act::Return { thread, .. } if *thread == migrator),
+        );
+        let punched = position(&p.acts, |a| {
+            matches!(a, Act::Return { thread, .. } if *thread == Thread::MANAGER) && a != &p.acts[0]
+        });
+        let punch_ret = p
+            .acts
+            .iter()
+            .rposition(|a| matches!(a, Act::Return { thread, .. } if *thread == Thread::MANAGER))
+            .unwrap();
+        assert!(punched <= punch_ret);
+        assert!(
+            touched < start && start < moved && moved < punch_ret,
+            "{name}: {:#?}",
+            p.acts
+        );
+    }
+}
