@@ -224,12 +224,14 @@ pub fn plan(t: &Trace) -> Plan {
 }
 
 /// A `move_pages` the trace calls after the punch started (its migration races the removal
-/// loop) starts on the host once the punch has started and every window touch has mapped its
-/// page (the migration moves the page a fault mapped in the window), and is waited for right
-/// after (before the punch returns). Ordered by first changing step alone, it would start
+/// loop) is armed just before the punch starts, like a window touch: the migrator waits on the
+/// host for the window touch to have mapped its page (the migration moves the page a fault
+/// mapped in the window) and then goes at once; the round trip of a start sent after the
+/// touch's report would eat the window. It is waited for after the window touches' results
+/// (before the punch returns). Ordered by first changing step alone, it would start and end
 /// before the punch, whose first such step is its removal of the page.
 fn migrate_during_punch(acts: &mut Vec<(usize, Act)>) {
-    let punch = acts.iter().position(|(_, a)| {
+    let is_punch = |a: &Act| {
         matches!(
             a,
             Act::Start {
@@ -237,8 +239,10 @@ fn migrate_during_punch(acts: &mut Vec<(usize, Act)>) {
                 ..
             }
         )
-    });
-    let Some(punch) = punch else { return };
+    };
+    let Some(punch) = acts.iter().position(|(_, a)| is_punch(a)) else {
+        return;
+    };
     let Act::Start {
         step: punch_step, ..
     } = acts[punch].1
@@ -256,52 +260,45 @@ fn migrate_during_punch(acts: &mut Vec<(usize, Act)>) {
             _ => None,
         })
         .collect();
+    let windows: Vec<u8> = acts
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Act::Touch {
+                mapper,
+                window: true,
+                ..
+            } => Some(*mapper),
+            _ => None,
+        })
+        .collect();
     for m in moves {
         let i = acts
             .iter()
             .position(|(_, a)| matches!(a, Act::Start { step, .. } if *step == m))
             .expect("still there");
-        let start = acts.remove(i);
-        let Act::Start { thread, .. } = start.1 else {
+        let (_, start) = acts.remove(i);
+        let Act::Start { thread, .. } = start else {
             unreachable!("a start")
         };
         let ret = acts
             .iter()
             .position(|(_, a)| matches!(a, Act::Return { thread: t, .. } if *t == thread))
-            .map(|j| acts.remove(j));
-        let windows: Vec<u8> = acts
+            .map(|j| acts.remove(j).1);
+        let punch = acts
             .iter()
-            .filter_map(|(_, a)| match a {
-                Act::Touch {
-                    mapper,
-                    window: true,
-                    ..
-                } => Some(*mapper),
-                _ => None,
-            })
-            .collect();
-        let punch = acts.iter().position(|(_, a)| {
-            matches!(
-                a,
-                Act::Start {
-                    call: Call::Punch { .. },
-                    ..
-                }
-            )
-        });
+            .position(|(_, a)| is_punch(a))
+            .expect("the punch");
+        acts.insert(punch, (acts[punch].0, start));
+        let punch = punch + 1;
         let anchor = acts
             .iter()
             .rposition(
                 |(_, a)| matches!(a, Act::Touched { mapper, .. } if windows.contains(mapper)),
             )
-            .into_iter()
-            .chain(punch)
-            .max()
-            .expect("the punch");
-        let pos = acts[anchor].0;
-        acts.insert(anchor + 1, (pos, start.1));
-        if let Some((_, r)) = ret {
-            acts.insert(anchor + 2, (pos, r));
+            .unwrap_or(punch)
+            .max(punch);
+        if let Some(r) = ret {
+            acts.insert(anchor + 1, (acts[anchor].0, r));
         }
     }
 }

@@ -191,7 +191,13 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     let mut findings: Vec<String> = Vec::new();
     for (n, o) in outcomes.iter().enumerate() {
         if let Some(m) = &o.migration {
-            findings.push(format!("attempt {n}: {m}"));
+            let stop = o.mismatch.as_ref().map_or_else(String::new, |x| {
+                format!(
+                    " (the attempt diverged at step {} {}: {} predicted, host {})",
+                    x.step, x.field, x.predicted, x.host
+                )
+            });
+            findings.push(format!("attempt {n}: {m}{stop}"));
         }
     }
     for (n, e) in evidence.iter().enumerate() {
@@ -424,7 +430,7 @@ impl Attempt<'_> {
     fn act(&mut self, act: &Act) -> Result<()> {
         let l = self.layout;
         match act {
-            Act::Start { thread, call, .. } => {
+            Act::Start { step, thread, call } => {
                 let mapper = || thread.mapper_number().expect("a mapper's call");
                 match *call {
                     Call::Prealloc => self.manager_cmd(ManagerCmd::Prealloc {
@@ -464,11 +470,33 @@ impl Attempt<'_> {
                         let base = self.bases[0].ok_or_else(|| {
                             io::Error::other("move_pages before mapper0 mapped the file")
                         })?;
+                        // Armed before the punch (the plan says so), it waits for the window
+                        // touch to have mapped the page.
+                        let after_touch = !self.window_touches.is_empty();
+                        let host = l.host(page);
+                        // Fire as the removal loop gets to the page's batch: the hole pages from
+                        // the page on, and two before it, left in the file (a call takes a few
+                        // page removals to reach the page).
+                        let c = self.cfg();
+                        let (_, hole) = l.host_range(c.hole_start, c.hole_end);
+                        let from_page = usize::from(c.hole_end.saturating_sub(page));
+                        let fire_at =
+                            (self.cast.file.pages_in_file()? + from_page + 2).saturating_sub(hole);
                         self.cast.to_migrator(&MigratorCmd::MovePages {
                             pid: self.cast.mappers[0].pid(),
-                            addr: base + l.host(page) * self.cast.file.page_size(),
-                            page: l.host(page),
-                        })
+                            addr: base + host * self.cast.file.page_size(),
+                            page: host,
+                            after_touch,
+                            fire_at,
+                            timeout_ms: self.opts.timeout.as_millis() as u64,
+                        })?;
+                        if after_touch {
+                            let what = "the migrator armed for the race window";
+                            self.wait(*step, what, |w, r| {
+                                w == Who::Migrator && *r == Report::Armed { page: host }
+                            })?;
+                        }
+                        Ok(())
                     }
                 }?;
                 Ok(())
@@ -880,7 +908,8 @@ impl Attempt<'_> {
         };
         let met = *not_migrated > 0 && *in_punch;
         let last = match (not_migrated, status) {
-            (0, Some(s)) => format!("migrated it ({s})"),
+            (0, Some(s)) if s.starts_with("node") => format!("migrated it ({s})"),
+            (0, Some(s)) => format!("found it gone ({s})"),
             (0, None) => "found it unmapped".to_string(),
             (n, _) => format!("left {n} page not migrated"),
         };

@@ -3,7 +3,7 @@
 
 use super::{manager, mapper, migrator};
 use crate::mailbox::Mailbox;
-use crate::protocol::{send, ManagerCmd, MapperCmd, MigratorCmd};
+use crate::protocol::{send, ManagerCmd, MapperCmd, MigratorCmd, SHARED_WORDS};
 use crate::sys::{fork_child, Child, HugeFile, SharedWords};
 use std::io;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ impl Cast {
         } else {
             HugeFile::memfd("hugepunch-replay")?
         };
-        let shared = Arc::new(SharedWords::new(2)?);
+        let shared = Arc::new(SharedWords::new(SHARED_WORDS)?);
         let sh = shared.clone();
         // The children run on their own copy of this frame and never return into it, so they
         // may borrow `file` even though it moves into the `Cast` here.
@@ -57,9 +57,9 @@ impl Cast {
             children.push(child);
         }
         let migrator = if migrators > 0 {
-            let sh = shared.clone();
+            let (sh, f) = (shared.clone(), &file);
             // SAFETY: as for the manager.
-            let child = unsafe { fork_child(move |s| migrator::run(s, &sh)) }?;
+            let child = unsafe { fork_child(move |s| migrator::run(s, f, &sh)) }?;
             mailbox.add(Who::Migrator, child.stream().try_clone()?);
             Some(child)
         } else {
