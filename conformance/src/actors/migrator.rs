@@ -3,7 +3,9 @@
 //!
 //! The trace's migration races the punch's removal of the page: the kernel must meet the
 //! removal there (the removal loop holds a reference on the page, or its lock), which a single
-//! call made at one moment would rarely hit. So the migrator moves the page back and forth
+//! call made at one moment would rarely hit. So the migrator is aimed ([`Aim`], [`Trigger`]):
+//! it waits for the window touch to have mapped the page and for the removal loop to near it
+//! (the file's `st_blocks` falls a page at a time). Then it moves the page back and forth
 //! between nodes, call after call, until a call does not migrate it (`move_pages` returns 1:
 //! `migrate_pages` gave up because the removal held the page), the page is gone from the
 //! mapping (the removal got there first), or the punch has returned. Calls that migrate the
@@ -161,17 +163,21 @@ fn migrate(
     shared: &SharedWords,
     aim: &Aim,
 ) -> io::Result<Report> {
+    // Real-time first, then pinned: pinned first, it would wait as a normal thread behind the
+    // spinning real-time touch for its next system call, and after the touch behind everyone.
     let _sched = aim
         .after_touch
-        .then(|| (Pinned::to_cpu_from_last(0).ok(), RealTime::fifo(1).ok()));
+        .then(|| (RealTime::fifo(1).ok(), Pinned::to_cpu_from_last(0).ok()));
     let nodes = numa::online_nodes()?;
     if aim.after_touch {
         aim.wait(shared, || shared.load(WINDOW_TOUCHED) != 0);
     }
     let q0 = now_ns();
     let before = query(pid, addr)?;
-    // What a call costs before it reaches the page: about a query's round trip.
-    let lead_ns = 2 * (now_ns() - q0);
+    // What a call costs before it meets the page: several query round trips (it isolates the
+    // page, allocates one on the other node, locks and unmaps; measured under TCG: two were
+    // too few, the page was gone every time).
+    let lead_ns = 8 * (now_ns() - q0);
     let mut at = before;
     let mut target = at.node().map(|n| other_node(&nodes, n)).transpose()?;
     if aim.after_touch {
