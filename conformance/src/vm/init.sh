@@ -24,6 +24,10 @@ for n in /sys/devices/system/node/node[0-9]*; do
     if [ $node_pages -gt 0 ] && [ $(cat $f) -lt $node_pages ]; then echo $node_pages > $f; fi
     pools=$pools${pools:+,}${n##*/}:$(cat $f)
 done
+# A kernel without CONFIG_NUMA rejects per-node hugepages=: one node, one node's pool.
+if [ $node_pages -gt 0 ] && [ $(cat /proc/sys/vm/nr_hugepages) -lt $node_pages ]; then
+    echo $node_pages > /proc/sys/vm/nr_hugepages
+fi
 say start uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) hugepages=$(cat /proc/sys/vm/nr_hugepages) nodes=$nodes node_hugepages=$pools kernel=$(uname -r)
 for t in /corpus/*.json; do
     n=${t##*/}

@@ -273,6 +273,7 @@ mod tests {
             "-lt 77 ]",
             "node_pages=55",
             "hugepages/hugepages-2048kB/nr_hugepages",
+            "echo $node_pages > /proc/sys/vm/nr_hugepages",
             "/proc/sysrq-trigger",
             "reboot -f",
         ] {
