@@ -62,6 +62,11 @@ pub struct VmArgs {
     /// Do not copy the guest's console to stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// NUMA nodes of the guest, 1 or 2 (one vCPU each, the whole pool on each). Default: 2 when
+    /// the corpus has a trace with a migrator (move_pages needs a node to move the page to),
+    /// else 1. With 1, migrator traces are refused.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub numa: Option<u8>,
     /// Exit 1 unless the run shows this.
     #[arg(long, value_enum)]
     pub expect: Option<Expect>,
@@ -88,6 +93,7 @@ pub fn command(args: VmArgs) -> ExitCode {
         },
         keep: args.keep,
         stream: !args.quiet,
+        numa_nodes: args.numa,
     };
     let kernels: Vec<String> = if args.matrix.is_empty() {
         args.kernel.iter().cloned().collect()

@@ -34,6 +34,17 @@ fn unknown_kernel_name() {
     one_line_exit_2(&o, "not a kernel name");
 }
 
+/// A guest has one or two NUMA nodes (two vCPUs, one a node): anything else is refused by the
+/// argument parser, before any kernel or guest.
+#[test]
+fn numa_is_one_or_two() {
+    let o = hugepunch(&["vm", "--kernel", "debian-6.1", "--numa", "3"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(err.contains("--numa") && err.contains("1..=2"), "{err}");
+    assert!(o.stdout.is_empty());
+}
+
 #[test]
 fn missing_qemu() {
     let work = tempdir("qemu");

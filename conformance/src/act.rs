@@ -23,6 +23,10 @@ pub enum Call {
     Wake {
         page: u8,
     },
+    /// The migrator's `move_pages(2)` of `page` in mapper 0's mapping to another node.
+    MovePages {
+        page: u8,
+    },
 }
 
 /// One thing the driver does.

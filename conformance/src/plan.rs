@@ -100,9 +100,7 @@ pub fn plan(t: &Trace) -> Plan {
                     Syscall::UffdioRegister => Call::Register,
                     Syscall::UffdioCopy { page } => Call::Copy { page },
                     Syscall::UffdioWake { page } => Call::Wake { page },
-                    // No migrator actor: such traces are refused before they are planned
-                    // (`replay::refusal`).
-                    Syscall::MovePages { .. } => continue,
+                    Syscall::MovePages { page } => Call::MovePages { page },
                 };
                 let ret = completion(&|a| matches!(a, Action::Return { .. }));
                 let (start, done) = span(t, thread, i, ret);
@@ -218,9 +216,90 @@ pub fn plan(t: &Trace) -> Plan {
     keyed.sort_by_key(|(k, _)| *k);
     let mut acts: Vec<(usize, Act)> = keyed.into_iter().map(|(k, a)| (k.0, a)).collect();
     hoist_window_touches(&mut acts);
+    migrate_during_punch(&mut acts);
     Plan {
         acts: with_observations(t, acts),
         raced,
+    }
+}
+
+/// A `move_pages` the trace calls after the punch started (its migration races the removal
+/// loop) is armed just before the punch starts, like a window touch: the migrator waits on the
+/// host for the window touch to have mapped its page (the migration moves the page a fault
+/// mapped in the window) and then goes at once; the round trip of a start sent after the
+/// touch's report would eat the window. It is waited for after the window touches' results
+/// (before the punch returns). Ordered by first changing step alone, it would start and end
+/// before the punch, whose first such step is its removal of the page.
+fn migrate_during_punch(acts: &mut Vec<(usize, Act)>) {
+    let is_punch = |a: &Act| {
+        matches!(
+            a,
+            Act::Start {
+                call: Call::Punch { .. },
+                ..
+            }
+        )
+    };
+    let Some(punch) = acts.iter().position(|(_, a)| is_punch(a)) else {
+        return;
+    };
+    let Act::Start {
+        step: punch_step, ..
+    } = acts[punch].1
+    else {
+        unreachable!("found the punch")
+    };
+    let moves: Vec<usize> = acts
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Act::Start {
+                call: Call::MovePages { .. },
+                step,
+                ..
+            } if *step > punch_step => Some(*step),
+            _ => None,
+        })
+        .collect();
+    let windows: Vec<u8> = acts
+        .iter()
+        .filter_map(|(_, a)| match a {
+            Act::Touch {
+                mapper,
+                window: true,
+                ..
+            } => Some(*mapper),
+            _ => None,
+        })
+        .collect();
+    for m in moves {
+        let i = acts
+            .iter()
+            .position(|(_, a)| matches!(a, Act::Start { step, .. } if *step == m))
+            .expect("still there");
+        let (_, start) = acts.remove(i);
+        let Act::Start { thread, .. } = start else {
+            unreachable!("a start")
+        };
+        let ret = acts
+            .iter()
+            .position(|(_, a)| matches!(a, Act::Return { thread: t, .. } if *t == thread))
+            .map(|j| acts.remove(j).1);
+        let punch = acts
+            .iter()
+            .position(|(_, a)| is_punch(a))
+            .expect("the punch");
+        acts.insert(punch, (acts[punch].0, start));
+        let punch = punch + 1;
+        let anchor = acts
+            .iter()
+            .rposition(
+                |(_, a)| matches!(a, Act::Touched { mapper, .. } if windows.contains(mapper)),
+            )
+            .unwrap_or(punch)
+            .max(punch);
+        if let Some(r) = ret {
+            acts.insert(anchor + 1, (acts[anchor].0, r));
+        }
     }
 }
 

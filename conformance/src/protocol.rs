@@ -33,6 +33,10 @@ pub enum ManagerCmd {
 pub const PUNCH_STARTED: usize = 0;
 /// Shared word holding the time the punch returned (0: not yet).
 pub const PUNCH_RETURNED: usize = 1;
+/// Shared word holding the time a window touch finished (0: not yet): the migrator's cue.
+pub const WINDOW_TOUCHED: usize = 2;
+/// How many shared words there are.
+pub const SHARED_WORDS: usize = 3;
 
 /// Driver -> mapper.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -61,6 +65,27 @@ pub enum MapperCmd {
     /// The handler's `UFFDIO_WAKE` of `page`.
     Wake {
         page: usize,
+    },
+    Exit,
+}
+
+/// Driver -> migrator.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum MigratorCmd {
+    /// `move_pages(2)` of the huge page at `addr` in process `pid` (file page `page`) to
+    /// another node, again and again, each time to a node the page is not on, until a call
+    /// does not migrate it (it met the punch's removal of the page), the page is gone from the
+    /// mapping, or the punch has returned. With `after_touch`, it first reports `Armed` and
+    /// waits (spinning, up to `timeout_ms`) for a window touch to have mapped the page
+    /// ([`WINDOW_TOUCHED`]), and then for the file to be down to `fire_at` pages (`st_blocks`:
+    /// the removal loop frees pages in index order, so it is at the page's batch).
+    MovePages {
+        pid: i32,
+        addr: usize,
+        page: usize,
+        after_touch: bool,
+        fire_at: usize,
+        timeout_ms: u64,
     },
     Exit,
 }
@@ -114,6 +139,23 @@ pub enum Report {
     HandlerReturned {
         call: Call,
         ret: Ret,
+        start_ns: u64,
+        end_ns: u64,
+    },
+    /// The migrator's `move_pages` calls of `page` are over (a `Returned` follows).
+    Migrated {
+        page: usize,
+        /// Where the page was before the first call (the query form), as shown.
+        before: String,
+        /// Calls made.
+        calls: u32,
+        /// The last call: pages it did not migrate, and the status it wrote (`None`: none).
+        not_migrated: usize,
+        status: Option<String>,
+        /// Where the page is after the last call (the query form), as shown.
+        after: String,
+        /// The last call ran wholly inside the punch.
+        in_punch: bool,
         start_ns: u64,
         end_ns: u64,
     },

@@ -14,9 +14,12 @@ use crate::evidence::window::{Subject, Touch};
 use crate::layout::Layout;
 use crate::observe::{describe, Host};
 use crate::plan::{plan, Act, Call, Outcome, Plan};
-use crate::protocol::{ManagerCmd, MapperCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
+use crate::protocol::{
+    ManagerCmd, MapperCmd, MigratorCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED,
+};
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
 use crate::sys::host::HugePool;
+use crate::sys::numa::{node_pools, NodePool};
 use crate::sys::{errno_name, errno_value};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -78,37 +81,77 @@ pub fn replay_file(path: &Path, opts: &Options) -> Result<TraceReport> {
     replay(&trace, &name, &reproduce, opts)
 }
 
-/// Why a trace is not replayed with these options: it predicts a deadlock, and a kernel that
-/// has the bug would hang for good (the blocked punch cannot be killed; only a reboot ends it);
-/// or it has a migrator, whose `move_pages(2)` needs a second NUMA node to move a page to, which
-/// the replayer does not drive yet; or its pool is smaller than the file needs, which the
-/// replayer cannot arrange on a host whose pool others share.
+/// Why a trace is not replayed on this host with these options ([`refusal_on`] with this
+/// host's NUMA nodes and their pools of huge pages).
 pub fn refusal(trace: &Trace, opts: &Options) -> Option<String> {
+    if trace.meta.config.migrators == 0 {
+        return refusal_on(trace, opts, &Ok(Vec::new()));
+    }
+    let pools = crate::sys::huge_page_size()
+        .and_then(|size| node_pools(size as u64 / 1024))
+        .map_err(|e| e.to_string());
+    refusal_on(trace, opts, &pools)
+}
+
+/// Why a trace is not replayed on a host whose NUMA nodes have these pools of huge pages: it
+/// predicts a deadlock, and a kernel that has the bug would hang for good (the blocked punch
+/// cannot be killed; only a reboot ends it), checked first; or its pool is smaller than the
+/// file needs, which the replayer cannot arrange on a host whose pool others share; or it has
+/// a migrator, whose `move_pages(2)` needs two NUMA nodes with free huge pages (the page moves
+/// to the node it is not on, which must have a free page of its own: `alloc_migration_target`
+/// asks with `__GFP_THISNODE`).
+pub fn refusal_on(
+    trace: &Trace,
+    opts: &Options,
+    pools: &std::result::Result<Vec<NodePool>, String>,
+) -> Option<String> {
+    if trace.meta.predicts_hang() && !opts.allow_hang {
+        return Some(format!(
+            "not replayed: this counterexample of {} in {} predicts a kernel deadlock; on a \
+             kernel with the bug the punch and the faults hang unkillably until a reboot. Pass \
+             --allow-hang to replay it anyway (in a guest)",
+            trace.meta.property, trace.meta.variant
+        ));
+    }
     if let Some(pool) = trace.meta.config.pool {
         return Some(format!(
-            "not replayed: this {} of {} in {} runs a pool of {pool} huge page(s) dry; the              replayer does not bound the pool it uses yet",
+            "not replayed: this {} of {} in {} runs a pool of {pool} huge page(s) dry; the \
+             replayer does not bound the pool it uses yet",
             trace.meta.kind.name(),
             trace.meta.property,
             trace.meta.variant
         ));
     }
     if trace.meta.config.migrators > 0 {
-        return Some(format!(
-            "not replayed: this {} of {} in {} has a migrator; replaying move_pages(2) needs a \
-             second NUMA node and is not implemented yet",
+        let what = format!(
+            "not replayed: this {} of {} in {} has a migrator, whose move_pages(2) needs two \
+             NUMA nodes with free huge pages (the page moves to the node it is not on)",
             trace.meta.kind.name(),
             trace.meta.property,
             trace.meta.variant
+        );
+        let host = match pools {
+            Err(e) => format!("the host's NUMA nodes could not be read: {e}"),
+            Ok(p) if p.iter().filter(|n| n.free > 0).count() >= 2 => return None,
+            Ok(p) if p.len() < 2 => format!(
+                "this host has {} NUMA node{}",
+                p.len().max(1),
+                if p.len() > 1 { "s" } else { "" }
+            ),
+            Ok(p) => format!(
+                "this host's nodes have free huge pages: {}; reserve some on each node \
+                 (/sys/devices/system/node/nodeN/hugepages/hugepages-2048kB/nr_hugepages)",
+                p.iter()
+                    .map(|n| format!("node{} {} of {}", n.node, n.free, n.total))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return Some(format!(
+            "{what}; {host}. `hugepunch vm` replays it in a guest with two nodes"
         ));
     }
-    (trace.meta.predicts_hang() && !opts.allow_hang).then(|| {
-        format!(
-            "not replayed: this counterexample of {} in {} predicts a kernel deadlock; on a \
-             kernel with the bug the punch and the faults hang unkillably until a reboot. Pass \
-             --allow-hang to replay it anyway (in a guest)",
-            trace.meta.property, trace.meta.variant
-        )
-    })
+    None
 }
 
 /// Replays a trace: once if its interleaving needs no forcing, else `opts.attempts` times.
@@ -158,6 +201,17 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     let evidence: Vec<AttemptEvidence> =
         outcomes.iter().filter_map(|o| o.evidence.clone()).collect();
     let mut findings: Vec<String> = Vec::new();
+    for (n, o) in outcomes.iter().enumerate() {
+        if let Some(m) = &o.migration {
+            let stop = o.mismatch.as_ref().map_or_else(String::new, |x| {
+                format!(
+                    " (the attempt diverged at step {} {}: {} predicted, host {})",
+                    x.step, x.field, x.predicted, x.host
+                )
+            });
+            findings.push(format!("attempt {n}: {m}{stop}"));
+        }
+    }
     for (n, e) in evidence.iter().enumerate() {
         let mut say = |what: String| findings.push(format!("attempt {n}: {what}"));
         if let Some(d) = e.disagreement() {
@@ -246,6 +300,8 @@ struct AttemptOutcome {
     events_text: Option<String>,
     /// The first quiet point whose pool counters do not add up.
     accounting: Option<String>,
+    /// What the migrator's `move_pages` calls did (a trace with a migrator).
+    migration: Option<String>,
     mismatch: Option<Mismatch>,
     window: Option<WindowHit>,
     replay_ns: u64,
@@ -267,6 +323,8 @@ struct Attempt<'a> {
     /// Touches aimed at the race window (mapper, page), and their reports once in.
     window_touches: Vec<(u8, u8)>,
     window_reports: Vec<(Value, u8, Report)>,
+    /// The migrator's `Migrated` reports.
+    migrations: Vec<Report>,
     /// The pool before the attempt's file existed (kernel evidence on).
     pool_base: Option<Sample>,
     accounting: Option<String>,
@@ -286,7 +344,8 @@ impl Attempt<'_> {
         } else {
             None
         };
-        let cast = Cast::start(trace.meta.config.mappers, opts.private_mount)?;
+        let cfg = &trace.meta.config;
+        let cast = Cast::start(cfg.mappers, cfg.migrators, opts.private_mount)?;
         let recorder = if opts.kernel_events {
             let mut pids = vec![cast.manager.pid()];
             pids.extend(cast.mappers.iter().map(|m| m.pid()));
@@ -308,6 +367,7 @@ impl Attempt<'_> {
             punch: None,
             window_touches: Vec::new(),
             window_reports: Vec::new(),
+            migrations: Vec::new(),
             pool_base,
             accounting: None,
         };
@@ -326,7 +386,8 @@ impl Attempt<'_> {
             mismatch = a.punch_returned_against_hang();
         }
         let window = a.window_hit();
-        let achieved = plan.raced.is_none() || window.is_some();
+        let migration = a.migration_met();
+        let achieved = (plan.raced.is_none() || window.is_some()) && migration.0;
         let (replay_ns, syscall_ns) = (t0.elapsed().as_nanos() as u64, a.syscall_ns);
         let recording = recorder.map(Recorder::finish).transpose()?;
         let (evidence, header) = match &recording {
@@ -354,6 +415,7 @@ impl Attempt<'_> {
             evidence,
             events_text: recording.map(|r| format!("{header}\n{}", r.text)),
             accounting,
+            migration: migration.1,
             mismatch,
             window,
             replay_ns,
@@ -380,7 +442,7 @@ impl Attempt<'_> {
     fn act(&mut self, act: &Act) -> Result<()> {
         let l = self.layout;
         match act {
-            Act::Start { thread, call, .. } => {
+            Act::Start { step, thread, call } => {
                 let mapper = || thread.mapper_number().expect("a mapper's call");
                 match *call {
                     Call::Prealloc => self.manager_cmd(ManagerCmd::Prealloc {
@@ -414,6 +476,39 @@ impl Attempt<'_> {
                     ),
                     Call::Wake { page } => {
                         self.mapper_cmd(mapper(), MapperCmd::Wake { page: l.host(page) })
+                    }
+                    // The model's migrator looks the page up in mapper 0's mm.
+                    Call::MovePages { page } => {
+                        let base = self.bases[0].ok_or_else(|| {
+                            io::Error::other("move_pages before mapper0 mapped the file")
+                        })?;
+                        // Armed before the punch (the plan says so), it waits for the window
+                        // touch to have mapped the page.
+                        let after_touch = !self.window_touches.is_empty();
+                        let host = l.host(page);
+                        // Fire as the removal loop gets to the page's batch: the hole pages from
+                        // the page on, and two before it, left in the file (a call takes a few
+                        // page removals to reach the page).
+                        let c = self.cfg();
+                        let (_, hole) = l.host_range(c.hole_start, c.hole_end);
+                        let from_page = usize::from(c.hole_end.saturating_sub(page));
+                        let fire_at =
+                            (self.cast.file.pages_in_file()? + from_page + 2).saturating_sub(hole);
+                        self.cast.to_migrator(&MigratorCmd::MovePages {
+                            pid: self.cast.mappers[0].pid(),
+                            addr: base + host * self.cast.file.page_size(),
+                            page: host,
+                            after_touch,
+                            fire_at,
+                            timeout_ms: self.opts.timeout.as_millis() as u64,
+                        })?;
+                        if after_touch {
+                            let what = "the migrator armed for the race window";
+                            self.wait(*step, what, |w, r| {
+                                w == Who::Migrator && *r == Report::Armed { page: host }
+                            })?;
+                        }
+                        Ok(())
                     }
                 }?;
                 Ok(())
@@ -622,6 +717,7 @@ impl Attempt<'_> {
             (Who::Mapper(m), Report::Touched { result: Err(_), .. }) => {
                 self.sigbus[m as usize] += 1
             }
+            (Who::Migrator, r @ Report::Migrated { .. }) => self.migrations.push(r.clone()),
             _ => {}
         }
         match r {
@@ -719,9 +815,10 @@ impl Attempt<'_> {
     ) -> Result<()> {
         // Allocating (and zeroing) the whole file, padding included, takes a while.
         let slow = thread == Thread::MANAGER && call == traces::Call::Fallocate;
-        let who = match thread.mapper_number() {
-            None => Who::Manager,
-            Some(m) => Who::Mapper(m),
+        let who = match thread.process {
+            traces::Role::Mapper(m) => Who::Mapper(m),
+            traces::Role::Migrator => Who::Migrator,
+            _ => Who::Manager,
         };
         let handler = thread.ctx == traces::Ctx::Handler;
         let what = format!("{call} returning {}", traces::ret_name(ret));
@@ -795,6 +892,56 @@ impl Attempt<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the migration met the punch's removal of its page, as the trace's does (the
+    /// model's migration runs while the removal holds the page), and what the calls did. A
+    /// `move_pages` call that did not migrate the page inside the punch met the removal: it held
+    /// a reference (`folio_ref_freeze` fails, `-EAGAIN` on every pass) or the page lock (`-EBUSY`
+    /// once removed). Without a migrator: met, nothing to say.
+    fn migration_met(&self) -> (bool, Option<String>) {
+        if self.cfg().migrators == 0 {
+            return (true, None);
+        }
+        let Some(Report::Migrated {
+            before,
+            calls,
+            not_migrated,
+            status,
+            after,
+            in_punch,
+            ..
+        }) = self.migrations.last()
+        else {
+            return (
+                false,
+                Some("move_pages: no report from the migrator".into()),
+            );
+        };
+        let met = *not_migrated > 0 && *in_punch;
+        let last = match (not_migrated, status) {
+            (0, Some(s)) if s.starts_with("node") => format!("migrated it ({s})"),
+            (0, Some(s)) => format!("found it gone ({s})"),
+            (0, None) => "found it unmapped".to_string(),
+            (n, _) => format!("left {n} page not migrated"),
+        };
+        let when = if *in_punch {
+            "inside the punch"
+        } else {
+            "not inside the punch"
+        };
+        let verdict = if met {
+            "met the removal of the page"
+        } else {
+            "missed the removal of the page"
+        };
+        (
+            met,
+            Some(format!(
+                "move_pages: page on {before} before; {calls} call(s), the last {last} {when}; \
+                 page on {after} after: {verdict}"
+            )),
+        )
     }
 
     /// The window touch landed in the race window: it faulted, read the predicted page, started

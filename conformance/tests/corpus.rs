@@ -65,7 +65,9 @@ fn check_refused(t: &Trace, opts: &Options, reason: &str) -> Result<(), Failed> 
 
 fn check_trace(path: &Path, t: &Trace, opts: &Options) -> Result<(), Failed> {
     if t.meta.config.migrators > 0 {
-        return check_refused(t, opts, "needs a second NUMA node");
+        // This host has one NUMA node: nowhere to move the page (replayed in a two-node
+        // guest by `hugepunch vm`).
+        return check_refused(t, opts, "needs two NUMA nodes with free huge pages");
     }
     if t.meta.predicts_hang() {
         return check_refused(t, opts, "predicts a kernel deadlock");

@@ -148,3 +148,53 @@ fn show() {
         eprintln!("{a:?}");
     }
 }
+
+/// The migrator's `move_pages` is armed before the punch starts (on the host it waits for the
+/// window touch to have mapped the hole page: the model's migration isolates the page the fault
+/// mapped), and is waited for after the window touch and before the punch returns: the
+/// migration races the removal of that page.
+#[test]
+fn the_migration_races_the_removal_of_the_mapped_page() {
+    for name in [
+        "v6_1.migrator.no_bug_on.counterexample.json",
+        "v6_17.migrator.migration_race_window.witness.json",
+    ] {
+        let t = load(name);
+        let p = plan(&t);
+        let migrator = Thread {
+            process: traces::Role::Migrator,
+            ctx: traces::Ctx::Main,
+        };
+        let is_migrator = |th: &Thread| *th == migrator;
+        let start = position(
+            &p.acts,
+            |a| matches!(a, Act::Start { thread, call: Call::MovePages { page: 0 }, .. } if is_migrator(thread)),
+        );
+        let moved = position(
+            &p.acts,
+            |a| matches!(a, Act::Return { thread, .. } if is_migrator(thread)),
+        );
+        let armed = position(&p.acts, |a| matches!(a, Act::Touch { window: true, .. }));
+        let touched = position(&p.acts, |a| matches!(a, Act::Touched { mapper: 0, .. }));
+        let punch = position(&p.acts, |a| {
+            matches!(
+                a,
+                Act::Start {
+                    call: Call::Punch { .. },
+                    ..
+                }
+            )
+        });
+        let punch_ret = p
+            .acts
+            .iter()
+            .rposition(|a| matches!(a, Act::Return { thread, .. } if *thread == Thread::MANAGER))
+            .unwrap();
+        let order = [armed, start, punch, touched, moved, punch_ret];
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "{name}: {order:?} {:#?}",
+            p.acts
+        );
+    }
+}

@@ -33,7 +33,7 @@ impl Actors {
     /// What a replay attempt does before its first act: a memfd, the shared words, the manager
     /// and `mappers` mappers forked.
     fn start(mappers: u8) -> Res<Actors> {
-        let cast = Cast::start(mappers, false).map_err(err("start the actors"))?;
+        let cast = Cast::start(mappers, 0, false).map_err(err("start the actors"))?;
         Ok(Actors { cast })
     }
 
@@ -45,11 +45,13 @@ impl Actors {
         self.cast.to_mapper(m as u8, c).map_err(err("send"))
     }
 
-    /// The first report `want` accepts; actors are numbered 0 (manager), 1 + mapper.
+    /// The first report `want` accepts; actors are numbered 0 (manager), 1 + mapper (the bench
+    /// starts no migrator).
     fn wait(&mut self, want: impl Fn(usize, &Report) -> bool) -> Res<Report> {
         let number = |who: Who| match who {
             Who::Manager => 0,
             Who::Mapper(m) => m as usize + 1,
+            Who::Migrator => usize::MAX,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         let failed = |who: Who, r: &Report| match r {

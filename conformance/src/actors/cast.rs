@@ -1,9 +1,9 @@
 //! The actors of one replay attempt: a fresh hugetlbfs file, the shared words, the manager and
 //! the mappers forked, and the mailbox their reports arrive in.
 
-use super::{manager, mapper};
+use super::{manager, mapper, migrator};
 use crate::mailbox::Mailbox;
-use crate::protocol::{send, ManagerCmd, MapperCmd};
+use crate::protocol::{send, ManagerCmd, MapperCmd, MigratorCmd, SHARED_WORDS};
 use crate::sys::{fork_child, Child, HugeFile, SharedWords};
 use std::io;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub enum Who {
     Manager,
     Mapper(u8),
+    Migrator,
 }
 
 /// Running actor processes; each is killed and reaped when this is dropped.
@@ -21,21 +22,23 @@ pub struct Cast {
     pub shared: Arc<SharedWords>,
     pub manager: Child,
     pub mappers: Vec<Child>,
+    /// The migrator, if the trace has one.
+    pub migrator: Option<Child>,
     pub mailbox: Mailbox<Who>,
 }
 
 impl Cast {
     /// A memfd (or a file on a private hugetlbfs mount), the shared words, and the manager and
-    /// `mappers` mappers forked.
+    /// `mappers` mappers and `migrators` (0 or 1) migrators forked.
     // The one place outside `sys` that forks: `fork_child`'s obligation is the caller's.
     #[allow(unsafe_code)]
-    pub fn start(mappers: u8, private_mount: bool) -> io::Result<Cast> {
+    pub fn start(mappers: u8, migrators: u8, private_mount: bool) -> io::Result<Cast> {
         let file = if private_mount {
             HugeFile::on_private_mount("hugepunch-replay")?
         } else {
             HugeFile::memfd("hugepunch-replay")?
         };
-        let shared = Arc::new(SharedWords::new(2)?);
+        let shared = Arc::new(SharedWords::new(SHARED_WORDS)?);
         let sh = shared.clone();
         // The children run on their own copy of this frame and never return into it, so they
         // may borrow `file` even though it moves into the `Cast` here.
@@ -53,11 +56,21 @@ impl Cast {
             mailbox.add(Who::Mapper(m), child.stream().try_clone()?);
             children.push(child);
         }
+        let migrator = if migrators > 0 {
+            let (sh, f) = (shared.clone(), &file);
+            // SAFETY: as for the manager.
+            let child = unsafe { fork_child(move |s| migrator::run(s, f, &sh)) }?;
+            mailbox.add(Who::Migrator, child.stream().try_clone()?);
+            Some(child)
+        } else {
+            None
+        };
         Ok(Cast {
             file,
             shared,
             manager,
             mappers: children,
+            migrator,
             mailbox,
         })
     }
@@ -70,11 +83,21 @@ impl Cast {
         send(self.mappers[m as usize].stream(), c)
     }
 
+    pub fn to_migrator(&self, c: &MigratorCmd) -> io::Result<()> {
+        let m = self.migrator.as_ref().ok_or_else(|| {
+            io::Error::other("a move_pages step but no migrator (the trace's config has none)")
+        })?;
+        send(m.stream(), c)
+    }
+
     /// Asks every actor to exit (dropping the `Cast` kills whoever did not).
     pub fn stop(&self) {
         let _ = self.to_manager(&ManagerCmd::Exit);
         for m in 0..self.mappers.len() {
             let _ = self.to_mapper(m as u8, &MapperCmd::Exit);
+        }
+        if self.migrator.is_some() {
+            let _ = self.to_migrator(&MigratorCmd::Exit);
         }
     }
 }

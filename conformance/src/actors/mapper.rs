@@ -3,7 +3,9 @@
 //! says so (the trace orders them).
 
 use crate::protocol::Ret;
-use crate::protocol::{send, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED};
+use crate::protocol::{
+    send, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED, WINDOW_TOUCHED,
+};
 use crate::sys::rusage::thread_faults;
 use crate::sys::sched::{Pinned, RealTime};
 use crate::sys::touch::install_sigbus_fixup;
@@ -228,6 +230,7 @@ fn window_touch(
         return Report::WindowMissed { page, late_us };
     }
     let (result, faulted, start_ns, end_ns) = touch_once(m, page, write);
+    shared.store(WINDOW_TOUCHED, end_ns);
     Report::Touched {
         page,
         result,

@@ -9,7 +9,8 @@
 //! One concept per file: the hugetlbfs file ([`hugefile`]), its mapping ([`mapping`]), a touch
 //! that survives SIGBUS ([`touch`]), userfaultfd ([`uffd`]), which pages a process maps
 //! ([`pagemap`]), per-thread fault counts ([`rusage`]), forked actor processes ([`process`]),
-//! the host's huge page pool and capabilities ([`host`]), the process that puts the host back
+//! the host's huge page pool and capabilities ([`host`]), NUMA nodes and `move_pages`
+//! ([`numa`]), the process that puts the host back
 //! however its owner ends ([`janitor`], [`pool_restore`]), and errno names ([`errno`]).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
@@ -20,6 +21,7 @@ pub mod host;
 pub mod hugefile;
 pub mod janitor;
 pub mod mapping;
+pub mod numa;
 pub mod pagemap;
 pub mod pool_restore;
 pub mod process;

@@ -13,7 +13,22 @@ mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 say() { echo "@@hugepunch-vm $*" > /dev/ttyS0; }
 data() { cat > /dev/ttyS1; }
 if [ "$1" = probe ]; then say probe-ok; reboot -f; fi
-say start uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) hugepages=$(cat /proc/sys/vm/nr_hugepages) kernel=$(uname -r)
+# With NUMA nodes, each node's pool must hold node_pages pages (for move_pages to the other
+# node); a kernel before 5.16 does not read per-node hugepages= and they are reserved here.
+node_pages=@NODE_PAGES@
+nodes=$(cat /sys/devices/system/node/online 2>/dev/null || echo 0)
+pools=
+for n in /sys/devices/system/node/node[0-9]*; do
+    [ -d $n ] || continue
+    f=$n/hugepages/hugepages-2048kB/nr_hugepages
+    if [ $node_pages -gt 0 ] && [ $(cat $f) -lt $node_pages ]; then echo $node_pages > $f; fi
+    pools=$pools${pools:+,}${n##*/}:$(cat $f)
+done
+# A kernel without CONFIG_NUMA rejects per-node hugepages=: one node, one node's pool.
+if [ $node_pages -gt 0 ] && [ $(cat /proc/sys/vm/nr_hugepages) -lt $node_pages ]; then
+    echo $node_pages > /proc/sys/vm/nr_hugepages
+fi
+say start uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) hugepages=$(cat /proc/sys/vm/nr_hugepages) nodes=$nodes node_hugepages=$pools kernel=$(uname -r)
 for t in /corpus/*.json; do
     n=${t##*/}
     r=/tmp/$n

@@ -17,12 +17,16 @@ pub struct InitParams {
     pub attempts: u32,
     /// A replay that has not finished after this many seconds is a hang.
     pub hang_secs: u64,
+    /// With several NUMA nodes: the huge pages each node's pool must have (the init writes
+    /// `nodeN/.../nr_hugepages` where the kernel parameter did not fill it); 0: one node.
+    pub node_pages: u64,
 }
 
 /// The text of `/init` for these parameters.
 pub fn init_script(p: &InitParams) -> String {
     INIT.replace("@ATTEMPTS@", &p.attempts.to_string())
         .replace("@HANG_SECS@", &p.hang_secs.to_string())
+        .replace("@NODE_PAGES@", &p.node_pages.to_string())
 }
 
 /// One archive member.
@@ -233,6 +237,7 @@ mod tests {
         let params = InitParams {
             attempts: 3,
             hang_secs: 77,
+            node_pages: 55,
         };
         let r = Initramfs::for_guest(
             Path::new(BUSYBOX),
@@ -266,6 +271,9 @@ mod tests {
             "mount -t tracefs",
             "hugepunch replay --json --allow-hang --attempts 3",
             "-lt 77 ]",
+            "node_pages=55",
+            "hugepages/hugepages-2048kB/nr_hugepages",
+            "echo $node_pages > /proc/sys/vm/nr_hugepages",
             "/proc/sysrq-trigger",
             "reboot -f",
         ] {
@@ -297,6 +305,7 @@ mod tests {
         let params = InitParams {
             attempts: 1,
             hang_secs: 1,
+            node_pages: 0,
         };
         let e = Initramfs::for_guest(&me, &me, &[], &params).unwrap_err();
         assert!(e.contains("busybox-static"), "{e}");

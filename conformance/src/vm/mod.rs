@@ -48,6 +48,9 @@ pub struct VmOptions {
     pub keep: bool,
     /// Copy each console line to stderr as it comes.
     pub stream: bool,
+    /// NUMA nodes of the guest (1 or 2); `None`: 2 when the corpus has a trace with a migrator
+    /// (its `move_pages` needs a node to move the page to), else 1.
+    pub numa_nodes: Option<u8>,
 }
 
 /// Downloads or builds the kernel if needed, boots it and replays the corpus.
@@ -60,21 +63,40 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
     qemu::check_installed().map_err(VmError::Input)?;
     let files = host::corpus_files(&o.corpus).map_err(|e| VmError::Input(e.to_string()))?;
     let all = host::load_all(&files).map_err(|e| VmError::Input(e.to_string()))?;
-    // A guest replays hang traces (a hang there is a result); what the replayer cannot drive
-    // at all (a migrator) is listed as refused, and its variant is not claimed.
+    // A guest replays hang traces (a hang there is a result); what the guest cannot drive (a
+    // migrator in a one-node guest) is listed as refused, and its variant is not claimed.
     let guest_opts = Options {
         allow_hang: true,
         ..Options::default()
     };
-    let (loaded, refused): (Vec<_>, Vec<_>) = all
-        .iter()
-        .cloned()
-        .partition(|(_, t)| crate::replay::refusal(t, &guest_opts).is_none());
+    let numa_nodes =
+        o.numa_nodes
+            .unwrap_or(if all.iter().any(|(_, t)| t.meta.config.migrators > 0) {
+                2
+            } else {
+                1
+            });
+    if !(1..=2).contains(&numa_nodes) {
+        return Err(VmError::Input(format!(
+            "--numa {numa_nodes}: a guest has 1 or 2 NUMA nodes (2 vCPUs, one a node)"
+        )));
+    }
+    // What the guest's nodes will hold: each node the whole pool (below), free at the start.
+    let guest_pools = Ok((0..numa_nodes)
+        .map(|node| crate::sys::numa::NodePool {
+            node: u32::from(node),
+            total: 1,
+            free: 1,
+        })
+        .collect::<Vec<_>>());
+    let refusal = |t: &traces::Trace| crate::replay::refusal_on(t, &guest_opts, &guest_pools);
+    let (loaded, refused): (Vec<_>, Vec<_>) =
+        all.iter().cloned().partition(|(_, t)| refusal(t).is_none());
     let files: Vec<PathBuf> = loaded.iter().map(|(p, _)| p.clone()).collect();
     let refused: Vec<String> = refused
         .iter()
         .filter_map(|(p, t)| {
-            let why = crate::replay::refusal(t, &guest_opts)?;
+            let why = refusal(t)?;
             Some(format!("{}: {why}", p.file_name()?.to_string_lossy()))
         })
         .collect();
@@ -96,6 +118,7 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
     let init = initramfs::InitParams {
         attempts: o.attempts,
         hang_secs: o.hang_secs,
+        node_pages: if numa_nodes > 1 { pool } else { 0 },
     };
     initramfs::Initramfs::for_guest(Path::new(initramfs::BUSYBOX), &hugepunch, &files, &init)
         .map_err(VmError::Input)?
@@ -111,20 +134,29 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
         kernel: image.clone(),
         initrd: initrd.clone(),
         append: format!(
-            "console=ttyS0 panic=-1 hugepages={pool} sysrq_always_enabled=1 \
-             sysctl.kernel.hung_task_timeout_secs={hung_task}"
+            "console=ttyS0 panic=-1 {} sysrq_always_enabled=1 \
+             sysctl.kernel.hung_task_timeout_secs={hung_task}",
+            qemu::hugepages_param(numa_nodes, pool)
         ),
-        // The pool, and 2 GiB for the initramfs (a tmpfs), the replays and the trace buffers.
-        memory_mib: pool * 2 + 2048,
+        // The pool, and 2 GiB for the initramfs (a tmpfs), the replays and the trace buffers;
+        // with two nodes, each node has the whole pool and 1 GiB besides.
+        memory_mib: if numa_nodes > 1 {
+            u64::from(numa_nodes) * (pool * 2 + 1024)
+        } else {
+            pool * 2 + 2048
+        },
+        numa_nodes,
         accel,
         data: dir.join("data"),
     };
     eprintln!(
-        "hugepunch vm: booting {} ({}) under {}, {} MiB, {pool} huge pages, {} traces",
+        "hugepunch vm: booting {} ({}) under {}, {} MiB, {} NUMA node(s) with {pool} huge pages \
+         each, {} traces",
         kernel.name(),
         image.display(),
         accel.name(),
         boot.memory_mib,
+        numa_nodes,
         files.len()
     );
     let silence = Duration::from_secs(o.hang_secs + 240);
@@ -192,6 +224,8 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
             replay_s: run.replay_s,
             cpus: t.fact("cpus").and_then(|v| v.parse().ok()),
             hugepages: t.fact("hugepages").and_then(|v| v.parse().ok()),
+            numa_nodes: t.fact("nodes").map(str::to_string),
+            node_hugepages: t.fact("node_hugepages").map(str::to_string),
             not_run,
             stopped: run.stopped.clone().or_else(|| {
                 t.died_in.as_ref().map(|n| {

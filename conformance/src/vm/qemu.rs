@@ -36,6 +36,8 @@ pub struct Boot {
     pub initrd: PathBuf,
     pub append: String,
     pub memory_mib: u64,
+    /// NUMA nodes: 1, or 2 (one vCPU and half the memory each).
+    pub numa_nodes: u8,
     pub accel: Accel,
     /// Where the guest's second serial port (the data channel) is written.
     pub data: PathBuf,
@@ -85,6 +87,7 @@ fn command(b: &Boot) -> Command {
     };
     c.args(["-smp", "2", "-m"])
         .arg(b.memory_mib.to_string())
+        .args(numa_args(b.numa_nodes, b.memory_mib))
         .arg("-kernel")
         .arg(&b.kernel)
         .arg("-initrd")
@@ -97,6 +100,37 @@ fn command(b: &Boot) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
+}
+
+/// qemu's arguments for `nodes` NUMA nodes sharing `memory_mib` and the 2 vCPUs: a RAM backend
+/// and a `-numa node` each, vCPU `n` on node `n`. One node: none (qemu's default topology).
+pub fn numa_args(nodes: u8, memory_mib: u64) -> Vec<String> {
+    if nodes <= 1 {
+        return Vec::new();
+    }
+    assert_eq!(nodes, 2, "2 vCPUs: one node each");
+    let each = memory_mib / u64::from(nodes);
+    let mut a = Vec::new();
+    for n in 0..nodes {
+        a.push("-object".to_string());
+        a.push(format!("memory-backend-ram,id=ram{n},size={each}M"));
+        a.push("-numa".to_string());
+        a.push(format!("node,nodeid={n},cpus={n},memdev=ram{n}"));
+    }
+    a
+}
+
+/// The kernel parameter that fills the pool at boot: `hugepages=N`, or with several nodes
+/// `hugepages=0:N,1:N` (Linux 5.16+, b5389086ad7b; an older kernel reads it as 0 pages, and the
+/// init then fills each node's pool through sysfs).
+pub fn hugepages_param(nodes: u8, pages_per_node: u64) -> String {
+    if nodes <= 1 {
+        return format!("hugepages={pages_per_node}");
+    }
+    let each: Vec<String> = (0..nodes)
+        .map(|n| format!("{n}:{pages_per_node}"))
+        .collect();
+    format!("hugepages={}", each.join(","))
 }
 
 /// Boots the guest and reads its console until it powers off, panics, or prints nothing for
@@ -184,6 +218,7 @@ pub fn pick_accel(kernel: &Path, initrd: &Path, work: &Path) -> Accel {
         initrd: initrd.into(),
         append: "console=ttyS0 panic=-1 -- probe".into(),
         memory_mib: 512,
+        numa_nodes: 1,
         accel: Accel::Kvm,
         data: work.join("probe.data"),
     };
@@ -196,5 +231,58 @@ pub fn pick_accel(kernel: &Path, initrd: &Path, work: &Path) -> Accel {
     } else {
         eprintln!("hugepunch vm: a KVM probe boot did not reach the init; using TCG");
         Accel::Tcg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_nodes_split_memory_and_cpus() {
+        assert_eq!(
+            numa_args(2, 6144),
+            [
+                "-object",
+                "memory-backend-ram,id=ram0,size=3072M",
+                "-numa",
+                "node,nodeid=0,cpus=0,memdev=ram0",
+                "-object",
+                "memory-backend-ram,id=ram1,size=3072M",
+                "-numa",
+                "node,nodeid=1,cpus=1,memdev=ram1",
+            ]
+        );
+        assert!(numa_args(1, 6144).is_empty());
+    }
+
+    #[test]
+    fn hugepages_per_node() {
+        assert_eq!(hugepages_param(1, 1040), "hugepages=1040");
+        assert_eq!(hugepages_param(2, 1040), "hugepages=0:1040,1:1040");
+    }
+
+    /// The NUMA arguments reach qemu's command line, after `-m`.
+    #[test]
+    fn command_has_the_nodes() {
+        let b = Boot {
+            kernel: "k".into(),
+            initrd: "i".into(),
+            append: hugepages_param(2, 10),
+            memory_mib: 4096,
+            numa_nodes: 2,
+            accel: Accel::Tcg,
+            data: "d".into(),
+        };
+        let args: Vec<String> = command(&b)
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let m = args.iter().position(|a| a == "-m").unwrap();
+        assert_eq!(args[m + 1], "4096");
+        assert_eq!(args[m + 2], "-object");
+        assert_eq!(args[m + 3], "memory-backend-ram,id=ram0,size=2048M");
+        assert_eq!(args.iter().filter(|a| *a == "-numa").count(), 2);
+        assert!(args.contains(&"hugepages=0:10,1:10".to_string()));
     }
 }

@@ -94,6 +94,9 @@ pub struct GuestInfo {
     pub replay_s: Option<f64>,
     pub cpus: Option<u32>,
     pub hugepages: Option<u64>,
+    /// The guest's online NUMA nodes and each node's huge pages (`node0:N,node1:N`).
+    pub numa_nodes: Option<String>,
+    pub node_hugepages: Option<String>,
     /// Traces the guest never got to (it died or went silent first).
     pub not_run: Vec<String>,
     /// Why the guest stopped early, if it did.
