@@ -13,5 +13,6 @@ pub mod progress;
 pub mod render;
 pub mod report;
 pub mod run;
+pub mod separate;
 pub mod shortest;
 pub mod vm_cli;

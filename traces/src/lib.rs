@@ -30,5 +30,5 @@ pub use spec::{TouchArea, UffdPolicy, Variant};
 pub use thread::Thread;
 pub use value::{Shown, Value, Word};
 
-/// The format version this crate reads and writes. 2: `meta.race_window`.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this crate reads and writes. 2: `meta.race_window`; 3: `meta.shown_by`.
+pub const FORMAT_VERSION: u32 = 3;

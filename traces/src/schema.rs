@@ -39,6 +39,11 @@ pub struct Meta {
     /// The punch's race window, as the model defines it (`Kernel::race_window_open`); `None`
     /// when no punch gets as far as `hugetlb_vmdelete_list`.
     pub race_window: Option<RaceWindow>,
+    /// The variants, in `Variant::ALL` order, whose model can show what a replay of this trace
+    /// observes (the plan's calls, returns, touch results, MISSING events, comparisons and race
+    /// window; `checker::separate` says exactly what, and what it assumes). A host that
+    /// conforms to this trace is none of the other variants.
+    pub shown_by: Vec<Variant>,
 }
 
 impl Meta {
