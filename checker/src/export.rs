@@ -292,11 +292,17 @@ pub(crate) fn step(
 /// What a host can see of a model state.
 fn observe(cfg: &ModelCfg, s: &HugeState, counts: &Counts) -> Observed {
     let (file, mapped) = view(cfg, s);
+    let k = kernel(s);
     Observed {
         file,
         mapped,
         missing: counts.missing.clone(),
         sigbus: counts.sigbus.clone(),
+        pool: traces::Pool {
+            taken: cfg.pool_pages() - k.free_huge_pages,
+            reserved: k.resv_huge_pages,
+            i_blocks: k.i_blocks,
+        },
     }
 }
 

@@ -55,7 +55,7 @@ pub fn parse(file: impl AsRef<Path>, text: &str) -> Result<Trace, TraceError> {
         if f != FORMAT_VERSION {
             let why = if f < FORMAT_VERSION {
                 "; regenerate it with `hugepunch traces` (format 2 added meta.race_window, 3 \
-                 meta.shown_by)"
+                 meta.shown_by and observed.pool)"
             } else {
                 ""
             };

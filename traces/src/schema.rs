@@ -193,6 +193,21 @@ pub struct Observed {
     pub missing: Vec<u32>,
     /// Each mapper: SIGBUS signals its touches have raised so far.
     pub sigbus: Vec<u32>,
+    /// The model's pool accounting (`HugePages_Free`, `HugePages_Rsvd` and `st_blocks` on a
+    /// host, as deltas since the trace started).
+    pub pool: Pool,
+}
+
+/// The model's huge page pool after a step, in huge pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// Pages out of the free pool: the pool's size less `free_huge_pages`.
+    pub taken: u8,
+    /// `resv_huge_pages`: pages promised to mappings and not yet allocated.
+    pub reserved: u8,
+    /// The file's `i_blocks`, in huge pages.
+    pub i_blocks: u8,
 }
 
 impl Observed {
