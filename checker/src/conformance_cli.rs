@@ -1,6 +1,7 @@
 //! `hugepunch replay` and `hugepunch host`: the conformance harness's front end.
 
 use clap::Args;
+use conformance::evidence::view;
 use conformance::host;
 use conformance::replay::Options;
 use conformance::report::HostReport;
@@ -62,8 +63,19 @@ pub struct ReplayArgs {
     /// Trace files.
     #[arg(required = true)]
     pub traces: Vec<PathBuf>,
+    /// `summary`: a few lines per trace; `text`: also the kernel events observed beside the
+    /// trace steps that predict them. `--json` overrides both.
+    #[arg(long, value_enum, default_value_t = Format::Summary)]
+    pub format: Format,
     #[command(flatten)]
     pub opts: ReplayOpts,
+}
+
+/// How `hugepunch replay` prints a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Summary,
+    Text,
 }
 
 #[derive(Args)]
@@ -105,7 +117,14 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
                 );
             } else {
                 for t in &r.traces {
-                    print!("{}", t.text());
+                    let trace = traces.iter().find(|(p, _)| {
+                        p.file_name()
+                            .is_some_and(|f| f.to_string_lossy() == t.trace)
+                    });
+                    match (args.format, trace) {
+                        (Format::Text, Some((_, trace))) => print!("{}", view::text(trace, t)),
+                        _ => print!("{}", t.text()),
+                    }
                 }
             }
             // A trace that predicts a deadlock is refused without --allow-hang: exit 2.

@@ -43,7 +43,7 @@ pub fn trace(
         });
         states.push((kernel(before), kernel(after)));
     }
-    Trace {
+    let mut t = Trace {
         meta: Meta {
             format: traces::FORMAT_VERSION,
             variant: cfg.variant,
@@ -55,9 +55,12 @@ pub fn trace(
             description: crate::export_text::description(cfg, id, kind),
             expected_host_outcome: crate::export_text::host_outcome(cfg, id, kind),
             race_window: race_window(cfg, &steps, &states),
+            shown_by: Vec::new(),
         },
         steps,
-    }
+    };
+    t.meta.shown_by = crate::separate::shown_by(&t);
+    t
 }
 
 /// The model configuration as the trace records it.
@@ -97,14 +100,7 @@ fn race_window(
     let mut faults = Vec::new();
     for (i, s) in steps.iter().enumerate().skip(open + 1) {
         let (before, after) = states[i];
-        if s.action.kernel_step() != Some(KStep::HugetlbNoPage) {
-            continue;
-        }
-        let (Some(m), Some(page)) = (s.thread.mapper_number(), s.action.page()) else {
-            continue;
-        };
-        let pte = |k: &Kernel| k.mms[m as usize].ptes[page as usize];
-        if pte(before).is_none() && pte(after).is_some() && before.race_window_open(cfg, page) {
+        if let Some(page) = raced_fault(cfg, before, after, s.thread, &s.action) {
             let touch = steps[..i]
                 .iter()
                 .rposition(|t| t.thread == s.thread && matches!(t.action, Action::Touch { .. }))
@@ -142,6 +138,24 @@ fn race_window(
         page,
         faults,
     })
+}
+
+/// The page a kernel step maps for a mapper while the punch's race window is open for it
+/// (`Kernel::race_window_open`): the step is a raced fault.
+pub(crate) fn raced_fault(
+    cfg: &ModelCfg,
+    before: &Kernel,
+    after: &Kernel,
+    thread: Thread,
+    action: &Action,
+) -> Option<u8> {
+    if action.kernel_step() != Some(KStep::HugetlbNoPage) {
+        return None;
+    }
+    let (m, page) = (thread.mapper_number()?, action.page()?);
+    let pte = |k: &Kernel| k.mms[m as usize].ptes[page as usize];
+    (pte(before).is_none() && pte(after).is_some() && before.race_window_open(cfg, page))
+        .then_some(page)
 }
 
 /// MISSING events read and SIGBUS raised so far, per mapper.
@@ -201,7 +215,7 @@ fn step_page(before: &Kernel, after: &Kernel, t: Tid, step: KStep) -> Option<u8>
 }
 
 /// One model action as a trace step's thread and action.
-fn step(
+pub(crate) fn step(
     cfg: &ModelCfg,
     before: &HugeState,
     after: &HugeState,
@@ -278,19 +292,36 @@ fn step(
 
 /// What a host can see of a model state.
 fn observe(cfg: &ModelCfg, s: &HugeState, counts: &Counts) -> Observed {
+    let (file, mapped) = view(cfg, s);
     let k = kernel(s);
     Observed {
-        file: k.cache.iter().map(|p| p.map(|p| p.data)).collect(),
-        mapped: k
-            .mms
-            .iter()
-            .map(|mm| {
-                (0..cfg.pages)
-                    .filter(|&i| mm.ptes[i as usize].is_some())
-                    .collect()
-            })
-            .collect(),
+        file,
+        mapped,
         missing: counts.missing.clone(),
         sigbus: counts.sigbus.clone(),
+        pool: traces::Pool {
+            taken: cfg.pool_pages() - k.free_huge_pages,
+            reserved: k.resv_huge_pages,
+            i_blocks: k.i_blocks,
+        },
     }
+}
+
+/// The file's pages and each mapper's mapped pages in a model state.
+pub(crate) type View = (Vec<Option<traces::Value>>, Vec<Vec<u8>>);
+
+/// The file and the mappings of a model state, as a host reads them.
+pub(crate) fn view(cfg: &ModelCfg, s: &HugeState) -> View {
+    let k = kernel(s);
+    let file = k.cache.iter().map(|p| p.map(|p| p.data)).collect();
+    let mapped = k
+        .mms
+        .iter()
+        .map(|mm| {
+            (0..cfg.pages)
+                .filter(|&i| mm.ptes[i as usize].is_some())
+                .collect()
+        })
+        .collect();
+    (file, mapped)
 }

@@ -14,5 +14,6 @@ pub mod progress;
 pub mod render;
 pub mod report;
 pub mod run;
+pub mod separate;
 pub mod shortest;
 pub mod vm_cli;

@@ -3,6 +3,7 @@
 use crate::error::ReplayError;
 use crate::replay::{pages_needed, refusal, replay, Options};
 use crate::report::HostReport;
+use crate::separation::conclude;
 use crate::sys::host::{
     hugetlbfs_supported, kernel_release, userfaultfd_available, HugePool, PoolReservation,
 };
@@ -102,6 +103,11 @@ pub fn pool_for(pages: u64, setup: bool) -> Result<Option<PoolReservation>, Stri
     }
 }
 
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |f| f.to_string_lossy().into())
+}
+
 /// Replays every trace and says which variants this host conforms to. Traces that predict a
 /// hang are not replayed unless `opts.allow_hang`; they are listed as refused, and their
 /// variants are not claimed. A harness failure names the trace it happened in.
@@ -109,9 +115,7 @@ pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostRe
     let mut reports = Vec::new();
     let mut refused = Vec::new();
     for (path, t) in traces {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |f| f.to_string_lossy().into());
+        let name = file_name(path);
         if let Some(why) = refusal(t, opts) {
             refused.push((name, why));
             continue;
@@ -125,11 +129,10 @@ pub fn conformance(traces: &[(PathBuf, Trace)], opts: &Options) -> Result<HostRe
         })?;
         reports.push(report);
     }
-    let corpus: Vec<&Trace> = traces.iter().map(|(_, t)| t).collect();
-    let conforms_to = HostReport::conforming(&corpus, &reports);
+    let corpus: Vec<(String, &Trace)> = traces.iter().map(|(p, t)| (file_name(p), t)).collect();
     Ok(HostReport {
         kernel: kernel_release(),
-        conforms_to,
+        separation: conclude(&corpus, &reports),
         traces: reports,
         refused: refused
             .into_iter()

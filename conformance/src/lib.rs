@@ -16,6 +16,7 @@ pub mod plan;
 pub mod protocol;
 pub mod replay;
 pub mod report;
+pub mod separation;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod vm;

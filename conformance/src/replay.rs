@@ -318,6 +318,8 @@ struct Attempt<'a> {
     missing: Vec<u32>,
     sigbus: Vec<u32>,
     padding_present: bool,
+    /// A mapping reserved the padding pages while they were out of the file.
+    padding_reserved: bool,
     syscall_ns: u64,
     punch: Option<(u64, u64)>,
     /// Touches aimed at the race window (mapper, page), and their reports once in.
@@ -363,6 +365,7 @@ impl Attempt<'_> {
             missing: vec![0; n],
             sigbus: vec![0; n],
             padding_present: false,
+            padding_reserved: false,
             syscall_ns: 0,
             punch: None,
             window_touches: Vec::new(),
@@ -607,14 +610,15 @@ impl Attempt<'_> {
             return Ok(());
         };
         let o = &self.trace.steps[step].observed;
-        let pad = if self.padding_present {
-            self.layout.pad
-        } else {
-            0
-        };
+        let pad = self.layout.pad as u64;
+        let (present, reserved) = (
+            u64::from(self.padding_present) * pad,
+            u64::from(self.padding_reserved) * pad,
+        );
         let want = accounting::Expected {
-            file_pages: (o.file_pages() + pad) as u64,
-            reserved: None,
+            file_pages: u64::from(o.pool.i_blocks) + present,
+            taken: u64::from(o.pool.taken) + present,
+            reserved: u64::from(o.pool.reserved) + reserved,
         };
         let now = pool_sample(self.cast.file.pages_in_file()? as u64)?;
         if let Some(d) = accounting::compare(&base, &now, &want).map_err(disturbed)? {
@@ -712,7 +716,11 @@ impl Attempt<'_> {
     /// Keeps the side effects of a report: bases, counters, padding, punch times.
     fn note(&mut self, who: Who, r: &Report) {
         match (who, r) {
-            (Who::Mapper(m), Report::Mapped { base }) => self.bases[m as usize] = Some(*base),
+            (Who::Mapper(m), Report::Mapped { base }) => {
+                self.bases[m as usize] = Some(*base);
+                // `hugetlb_reserve_pages` over the whole file: absent padding gets reserved.
+                self.padding_reserved |= !self.padding_present;
+            }
             (Who::Mapper(m), Report::Missing { .. }) => self.missing[m as usize] += 1,
             (Who::Mapper(m), Report::Touched { result: Err(_), .. }) => {
                 self.sigbus[m as usize] += 1
@@ -739,7 +747,10 @@ impl Attempt<'_> {
             },
         ) = (who, r)
         {
+            // The padding lives as an untouched hole page: allocated by each fallocate
+            // (consuming its reservations), freed with its reservations by the punch.
             self.padding_present = *call == traces::Call::Fallocate;
+            self.padding_reserved = false;
             if *call == traces::Call::PunchHole {
                 self.punch = Some((
                     self.cast.shared.load(PUNCH_STARTED),

@@ -2,6 +2,7 @@
 
 use crate::evidence::attempt::AttemptEvidence;
 use crate::evidence::confidence::Confidence;
+use crate::separation::Separation;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -174,31 +175,15 @@ impl TraceReport {
 pub struct HostReport {
     /// `uname -r`.
     pub kernel: String,
-    /// Variants every trace of which conforms on this host.
-    pub conforms_to: Vec<String>,
+    /// `conforms_to`, `indistinguishable`, `pairs`, `not_claimed`.
+    #[serde(flatten)]
+    pub separation: Separation,
     pub traces: Vec<TraceReport>,
     /// Traces not replayed, each with why (a predicted kernel hang, a migrator).
     pub refused: Vec<String>,
 }
 
 impl HostReport {
-    /// The variants this kernel conforms to, in `Variant::ALL` order: every trace of the
-    /// variant in the corpus was replayed and conforms (a trace refused, or stopped by a hang
-    /// or an oops, keeps its variant out).
-    pub fn conforming(corpus: &[&traces::Trace], reports: &[TraceReport]) -> Vec<String> {
-        traces::Variant::ALL
-            .iter()
-            .filter(|v| {
-                let traces = corpus.iter().filter(|t| t.meta.variant == **v).count();
-                let mine: Vec<_> = reports.iter().filter(|r| r.variant == v.name()).collect();
-                traces > 0
-                    && mine.len() == traces
-                    && mine.iter().all(|r| r.verdict == Verdict::Conforms)
-            })
-            .map(|v| v.name().to_string())
-            .collect()
-    }
-
     /// The conformance table.
     pub fn text(&self) -> String {
         let mut s = format!("host kernel {}\n", self.kernel);
@@ -232,7 +217,12 @@ impl HostReport {
         for r in &self.refused {
             let _ = writeln!(s, "{r}");
         }
-        let _ = writeln!(s, "this host conforms to: {}", self.conforms_to.join(", "));
+        s.push_str(&self.separation.text());
+        let _ = writeln!(
+            s,
+            "this host conforms to: {}",
+            self.separation.conforms_to.join(", ")
+        );
         s
     }
 }

@@ -23,12 +23,13 @@ pub use action::{
 pub use diff::Change;
 pub use error::TraceError;
 pub use load::{load, parse};
-pub use schema::{Config, Kind, Meta, Observed, RaceWindow, RacedFault, Step, Trace};
+pub use schema::{Config, Kind, Meta, Observed, Pool, RaceWindow, RacedFault, Step, Trace};
 pub use spec::ids::Ctx;
 pub use spec::node::Role;
 pub use spec::{TouchArea, UffdPolicy, Variant};
 pub use thread::Thread;
 pub use value::{Shown, Value, Word};
 
-/// The format version this crate reads and writes. 2: `meta.race_window`.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this crate reads and writes. 2: `meta.race_window`; 3: `meta.shown_by`
+/// and each step's `observed.pool`.
+pub const FORMAT_VERSION: u32 = 3;

@@ -4,7 +4,7 @@
 use crate::error::TraceError;
 use crate::schema::{Config, Meta, Observed, RaceWindow, Step, Trace};
 use crate::wire::{parse_step, WireStep};
-use crate::{Action, KernelStep, FORMAT_VERSION};
+use crate::{Action, KernelStep, Variant, FORMAT_VERSION};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -54,7 +54,8 @@ pub fn parse(file: impl AsRef<Path>, text: &str) -> Result<Trace, TraceError> {
         let f = probe.meta.format;
         if f != FORMAT_VERSION {
             let why = if f < FORMAT_VERSION {
-                "; regenerate it with `hugepunch traces` (format 2 added meta.race_window)"
+                "; regenerate it with `hugepunch traces` (format 2 added meta.race_window, 3 \
+                 meta.shown_by and observed.pool)"
             } else {
                 ""
             };
@@ -113,6 +114,17 @@ impl Parser {
             ));
         }
         self.config(&m.config)?;
+        let ordered = m.shown_by.windows(2).all(|w| {
+            Variant::ALL.iter().position(|v| *v == w[0])
+                < Variant::ALL.iter().position(|v| *v == w[1])
+        });
+        if !ordered {
+            return Err(self.err(
+                None,
+                "meta.shown_by",
+                "variants repeated or not in the model's order",
+            ));
+        }
         if w.steps.is_empty() {
             return Err(self.err(None, "steps", "a trace has at least one step"));
         }

@@ -39,6 +39,11 @@ pub struct Meta {
     /// The punch's race window, as the model defines it (`Kernel::race_window_open`); `None`
     /// when no punch gets as far as `hugetlb_vmdelete_list`.
     pub race_window: Option<RaceWindow>,
+    /// The variants, in `Variant::ALL` order, whose model can show what a replay of this trace
+    /// observes (the plan's calls, returns, touch results, MISSING events, comparisons and race
+    /// window; `checker::separate` says exactly what, and what it assumes). A host that
+    /// conforms to this trace is none of the other variants.
+    pub shown_by: Vec<Variant>,
 }
 
 impl Meta {
@@ -192,6 +197,21 @@ pub struct Observed {
     pub missing: Vec<u32>,
     /// Each mapper: SIGBUS signals its touches have raised so far.
     pub sigbus: Vec<u32>,
+    /// The model's pool accounting (`HugePages_Free`, `HugePages_Rsvd` and `st_blocks` on a
+    /// host, as deltas since the trace started).
+    pub pool: Pool,
+}
+
+/// The model's huge page pool after a step, in huge pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// Pages out of the free pool: the pool's size less `free_huge_pages`.
+    pub taken: u8,
+    /// `resv_huge_pages`: pages promised to mappings and not yet allocated.
+    pub reserved: u8,
+    /// The file's `i_blocks`, in huge pages.
+    pub i_blocks: u8,
 }
 
 impl Observed {

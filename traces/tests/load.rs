@@ -58,7 +58,7 @@ fn wrong_json_type() {
 
 #[test]
 fn unknown_version() {
-    let text = leak().replacen("\"format\": 2", "\"format\": 99", 1);
+    let text = leak().replacen("\"format\": 3", "\"format\": 99", 1);
     let e = err(&text);
     assert_eq!((e.field.as_str(), e.step), ("meta.format", None), "{e}");
     assert!(e.message.contains("99"), "{e}");
@@ -135,10 +135,32 @@ fn every_model_step_and_variant_loads() {
 
 #[test]
 fn an_old_format_is_refused_with_the_way_out() {
-    let text = leak().replacen("\"format\": 2", "\"format\": 1", 1);
+    let text = leak().replacen("\"format\": 3", "\"format\": 1", 1);
     let e = err(&text);
     assert_eq!((e.field.as_str(), e.step), ("meta.format", None), "{e}");
     assert!(e.message.contains("hugepunch traces"), "{e}");
+}
+
+#[test]
+fn format_2_without_shown_by_is_refused() {
+    let text = leak().replacen("\"format\": 3", "\"format\": 2", 1);
+    let e = err(&text);
+    assert_eq!((e.field.as_str(), e.step), ("meta.format", None), "{e}");
+    assert!(e.message.contains("3 meta.shown_by"), "{e}");
+}
+
+#[test]
+fn shown_by_out_of_order_is_refused() {
+    let text = leak();
+    let i = text.find("\"shown_by\"").expect("meta.shown_by");
+    let end = i + text[i..].find(']').unwrap() + 1;
+    let swapped = format!(
+        "{}\"shown_by\": [\"hole_marker\", \"v4_4\"]{}",
+        &text[..i],
+        &text[end..]
+    );
+    let e = err(&swapped);
+    assert_eq!(e.field, "meta.shown_by", "{e}");
 }
 
 #[test]

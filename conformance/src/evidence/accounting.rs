@@ -23,13 +23,16 @@ pub struct Sample {
     pub file_pages: u64,
 }
 
-/// What the trace predicts at a quiet point, in host pages.
+/// What the trace predicts at a quiet point, in host pages: the model's `observed.pool`, plus
+/// the padding pages where they stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expected {
-    /// Pages in the file (`i_blocks`): the pool pages the replay holds.
+    /// The file's `i_blocks`.
     pub file_pages: u64,
-    /// Reserved pages, where the trace carries them.
-    pub reserved: Option<u64>,
+    /// Pages out of the free pool (a page out of the file but still held counts here).
+    pub taken: u64,
+    /// `resv_huge_pages`.
+    pub reserved: u64,
 }
 
 /// Someone else changed the pool: the deltas mean nothing.
@@ -63,17 +66,18 @@ pub fn compare(base: &Sample, now: &Sample, want: &Expected) -> Result<Option<St
             want.file_pages
         )));
     }
-    if taken != want.file_pages as i64 {
+    if taken != want.taken as i64 {
         return Ok(Some(format!(
-            "HugePages_Free delta -{taken}, predicted -{} (the file's pages)",
-            want.file_pages
+            "HugePages_Free delta -{taken}, predicted -{}",
+            want.taken
         )));
     }
-    if let Some(r) = want.reserved {
-        let rsvd = now.reserved as i64 - base.reserved as i64;
-        if rsvd != r as i64 {
-            return Ok(Some(format!("HugePages_Rsvd delta {rsvd}, predicted {r}")));
-        }
+    let rsvd = now.reserved as i64 - base.reserved as i64;
+    if rsvd != want.reserved as i64 {
+        return Ok(Some(format!(
+            "HugePages_Rsvd delta {rsvd}, predicted {}",
+            want.reserved
+        )));
     }
     Ok(None)
 }
@@ -108,7 +112,8 @@ mod tests {
     fn adds_up() {
         let want = Expected {
             file_pages: 513,
-            reserved: None,
+            taken: 513,
+            reserved: 0,
         };
         assert_eq!(compare(&s(1200, 0, 0), &s(687, 0, 513), &want), Ok(None));
     }
@@ -118,20 +123,19 @@ mod tests {
         // The v4_4 leak's other face: a page out of the file but still held.
         let want = Expected {
             file_pages: 1,
-            reserved: None,
+            taken: 1,
+            reserved: 0,
         };
         let d = compare(&s(1200, 0, 0), &s(1198, 0, 1), &want).unwrap();
-        assert_eq!(
-            d.as_deref(),
-            Some("HugePages_Free delta -2, predicted -1 (the file's pages)")
-        );
+        assert_eq!(d.as_deref(), Some("HugePages_Free delta -2, predicted -1"));
     }
 
     #[test]
     fn reservations_when_predicted() {
         let want = Expected {
             file_pages: 1,
-            reserved: Some(1),
+            taken: 1,
+            reserved: 1,
         };
         let d = compare(&s(1200, 0, 0), &s(1199, 0, 1), &want).unwrap();
         assert_eq!(d.as_deref(), Some("HugePages_Rsvd delta 0, predicted 1"));
@@ -146,7 +150,8 @@ mod tests {
             &now,
             &Expected {
                 file_pages: 1,
-                reserved: None,
+                taken: 1,
+                reserved: 0,
             },
         )
         .unwrap_err();

@@ -2,7 +2,7 @@
 //! events ([`events`]), and matched with what the trace predicts: the race window
 //! ([`window`]), lock waits ([`blocking`]), the page cache's order ([`pagecache`]); the pool
 //! counters ([`accounting`]); and what a number of attempts allows one to say
-//! ([`confidence`]).
+//! ([`confidence`]); the observed events beside the predicted steps ([`view`]).
 
 pub mod accounting;
 pub mod attempt;
@@ -12,6 +12,7 @@ pub mod events;
 pub mod pagecache;
 pub mod predict;
 pub mod record;
+pub mod view;
 pub mod window;
 
 pub use events::{Event, Kind, LockKind};

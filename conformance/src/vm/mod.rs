@@ -210,10 +210,10 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
             None => not_run.push(name),
         }
     }
-    let (conforms_to, summary) = conclude(&corpus, &traces);
+    let (separation, summary) = conclude(&corpus, &traces);
     let report = VmReport {
         kernel: t.fact("kernel").unwrap_or("?").to_string(),
-        conforms_to,
+        separation,
         traces,
         refused,
         guest: GuestInfo {

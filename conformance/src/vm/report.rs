@@ -3,7 +3,8 @@
 //! replay (`error`), plus the guest's facts and a summary naming the traces that showed a bug.
 
 use super::console::{Ending, Output, TraceLog};
-use crate::report::{HostReport, TraceReport, Verdict};
+use crate::report::{TraceReport, Verdict};
+use crate::separation::{self, Separation};
 use serde::Serialize;
 use std::fmt::Write as _;
 use traces::{Kind, Trace};
@@ -142,8 +143,9 @@ impl Summary {
 pub struct VmReport {
     /// The guest's `uname -r`.
     pub kernel: String,
-    /// Variants every trace of which was replayed and conforms.
-    pub conforms_to: Vec<String>,
+    /// `conforms_to`, `indistinguishable`, `pairs`, `not_claimed`, as `hugepunch host` says them.
+    #[serde(flatten)]
+    pub separation: Separation,
     pub traces: Vec<VmTrace>,
     /// Traces not replayed in a guest, and why (`replay::refusal`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -192,7 +194,7 @@ pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) 
 
 /// Variants every trace of which was replayed and conforms; the summary. `corpus` is every
 /// trace loaded (a variant with a counterexample is a buggy one).
-pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Vec<String>, Summary) {
+pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Separation, Summary) {
     let replayed: Vec<TraceReport> = traces
         .iter()
         .filter_map(|t| match t {
@@ -200,8 +202,8 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Vec<String>
             VmTrace::Stopped(_) => None,
         })
         .collect();
-    let all: Vec<&Trace> = corpus.iter().map(|(_, t)| *t).collect();
-    let conforms_to = HostReport::conforming(&all, &replayed);
+    let separation = separation::conclude(corpus, &replayed);
+    let conforms_to = &separation.conforms_to;
     let buggy = |v: &str| {
         corpus
             .iter()
@@ -236,7 +238,7 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Vec<String>
             }
         }
     }
-    (conforms_to, s)
+    (separation, s)
 }
 
 impl VmReport {
@@ -309,10 +311,11 @@ impl VmReport {
                 let _ = writeln!(s, "{what}: {}", v.join("; "));
             }
         }
+        s.push_str(&self.separation.text());
         let _ = writeln!(
             s,
             "this kernel conforms to: {}",
-            self.conforms_to.join(", ")
+            self.separation.conforms_to.join(", ")
         );
         s
     }
@@ -342,7 +345,7 @@ pub fn markdown(command: &str, reports: &[VmReport]) -> String {
             r.guest.accel,
             r.guest.boot_s.map_or("?".into(), |v| format!("{v:.0}")),
             r.guest.replay_s.map_or("?".into(), |v| format!("{v:.0}")),
-            r.conforms_to.join(", ")
+            r.separation.conforms_to.join(", ")
         );
     }
     s.push_str("\n| trace |");
@@ -463,7 +466,7 @@ mod tests {
         assert_eq!(json["verdict"], "hangs");
         assert!(json["console"].as_array().unwrap().len() > 2);
         let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
-        assert!(conforms.is_empty());
+        assert!(conforms.conforms_to.is_empty());
         assert_eq!(summary.hangs, [name]);
         assert!(summary.caught());
     }
@@ -487,7 +490,7 @@ mod tests {
         let e = trace_entry(name, &trace, &log, Some(&out));
         assert!(matches!(&e, VmTrace::Replayed(r) if r.verdict == Verdict::Conforms));
         let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
-        assert_eq!(conforms, ["v6_1"]);
+        assert_eq!(conforms.conforms_to, ["v6_1"]);
         assert!(!summary.caught());
         assert!(summary.clean());
     }

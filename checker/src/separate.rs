@@ -1,0 +1,378 @@
+//! Which variants' models can show what a replay of a trace observes: the fact behind a
+//! trace's `meta.shown_by`, and so behind which variants a host can be told apart from.
+//!
+//! A replay drives a trace's user-level operations in the order of its plan
+//! (`conformance::plan`): it starts calls and touches in plan order, waits for returns, touch
+//! results and MISSING events in plan order, compares the file and the mappings where nothing
+//! is in flight, and makes a window touch fault inside the punch's race window (the kernel's
+//! events confirm it). It sees nothing of the kernel's internal order besides that window.
+//! Variant `B` *shows* trace `T` when some path of `B`'s model, in `T`'s configuration, lets
+//! that driver run `T`'s plan to its end with every observation as `T` predicts:
+//!
+//! - a call or touch enters the model only when the driver starts it (the plan's next act);
+//! - a return, touch result (value read, SIGBUS, whether the MMU faulted) or MISSING event may
+//!   come whenever `B` produces it, but must be the next one the plan waits for on that
+//!   thread, with the predicted value (a `B` event the plan has no wait for kills the path);
+//! - at each of the plan's comparisons, `B`'s file and mappings equal `T`'s (the counts of
+//!   MISSING and SIGBUS agree already, every event having been matched);
+//! - a window touch's fault maps its page while `B`'s race window is open for it
+//!   (`Kernel::race_window_open`, the model's one definition of the window);
+//! - kernel steps are free: the replay cannot order them, and the lock waits and page-cache
+//!   events it records are findings, not part of the verdict.
+//!
+//! Assumptions: the model's paths over-approximate what the kernel can do in each variant, and
+//! the replay observes exactly the plan (so a host that conforms to `T` showed `T`'s plan). Then
+//! a host that conforms to `T` is not a `B` kernel for any `B` that does not show `T`. The
+//! converse is not claimed: `B` showing `T` does not mean a `B` kernel always does, so a trace
+//! that diverges rules nothing out.
+//!
+//! The replayer does not drive a migrator yet (such traces are refused): its `move_pages`
+//! calls and returns are taken as a replayer would drive them, in trace order with the
+//! predicted return, independently of the plan.
+
+use crate::export::{raced_fault, step, view};
+use crate::run::Action as ModelAction;
+use conformance::plan::{plan, Act};
+use spec::properties::{kernel, HugeModel, HugeState};
+use spec::{ModelCfg, Variant};
+use stateright::Model;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use traces::{Action, Role, Thread, Trace};
+
+/// The model of `t`'s configuration in variant `v`.
+pub fn model_cfg(t: &Trace, v: Variant) -> ModelCfg {
+    let c = &t.meta.config;
+    ModelCfg {
+        variant: v,
+        pages: c.pages,
+        hole_start: c.hole_start,
+        hole_end: c.hole_end,
+        mappers: c.mappers,
+        touches: c.touches,
+        touch_area: c.touch_area,
+        writes: c.writes,
+        uffd: c.uffd,
+        fault_mutex_slots: c.fault_mutex_slots,
+        hole_reuse: c.hole_reuse,
+        migrators: c.migrators,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// The variants, in [`Variant::ALL`] order, whose model shows `t` (see the module comment).
+pub fn shown_by(t: &Trace) -> Vec<Variant> {
+    Variant::ALL.into_iter().filter(|&v| shows(t, v)).collect()
+}
+
+/// Where the driver is, and what `B` has already produced ahead of it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Driver {
+    /// The next act of the plan.
+    next: usize,
+    /// Wait acts already matched by an event of `B`.
+    matched: Vec<bool>,
+    /// Per mapper: the current touch's fault was a raced one; the MMU found the page mapped.
+    raced: Vec<bool>,
+    hit: Vec<Option<bool>>,
+    /// The migrator's calls and returns taken so far.
+    migrator: usize,
+}
+
+/// The trace-side facts the search needs, computed once.
+struct Guide<'a> {
+    t: &'a Trace,
+    acts: Vec<Act>,
+    cfg: ModelCfg,
+    /// The migrator's calls and returns, in trace order.
+    migrator: Vec<&'a Action>,
+}
+
+/// Whether variant `v`'s model shows `t`.
+pub fn shows(t: &Trace, v: Variant) -> bool {
+    let cfg = model_cfg(t, v);
+    let model: HugeModel = cfg.clone().into_model();
+    let g = Guide {
+        t,
+        acts: plan(t).acts,
+        cfg,
+        migrator: t
+            .steps
+            .iter()
+            .filter(|s| s.thread.process == Role::Migrator)
+            .map(|s| &s.action)
+            .filter(|a| matches!(a, Action::Call(_) | Action::Return { .. }))
+            .collect(),
+    };
+    let mappers = t.meta.config.mappers as usize;
+    let fp = |s: &HugeState| BuildHasherDefault::<DefaultHasher>::default().hash_one(s);
+    let mut seen: HashSet<(u64, Driver)> = HashSet::new();
+    let mut stack: Vec<(HugeState, Driver)> = Vec::new();
+    for s in model.init_states() {
+        let mut d = Driver {
+            next: 0,
+            matched: vec![false; g.acts.len()],
+            raced: vec![false; mappers],
+            hit: vec![None; mappers],
+            migrator: 0,
+        };
+        if g.advance(&s, &mut d) && seen.insert((fp(&s), d.clone())) {
+            stack.push((s, d));
+        }
+    }
+    let mut actions = Vec::new();
+    while let Some((s, d)) = stack.pop() {
+        if d.next == g.acts.len() {
+            return true;
+        }
+        model.actions(&s, &mut actions);
+        for a in actions.drain(..) {
+            let Some(next) = model.next_state(&s, a.clone()) else {
+                continue;
+            };
+            let mut d2 = d.clone();
+            if g.take(&s, &next, &a, &mut d2)
+                && g.advance(&next, &mut d2)
+                && seen.insert((fp(&next), d2.clone()))
+            {
+                stack.push((next, d2));
+            }
+        }
+    }
+    false
+}
+
+impl Guide<'_> {
+    /// The trace step an act names.
+    fn named(&self, i: usize) -> &traces::Step {
+        let step = match &self.acts[i] {
+            Act::Start { step, .. }
+            | Act::Return { step, .. }
+            | Act::Touch { step, .. }
+            | Act::Touched { step, .. }
+            | Act::Missing { step, .. }
+            | Act::Observe { step, .. } => *step,
+        };
+        &self.t.steps[step]
+    }
+
+    /// The first wait act of `thread` not matched yet, if every start of that thread before it
+    /// has been driven (else `B`'s event belongs to no operation the driver started).
+    fn wait_of(&self, thread: Thread, d: &Driver) -> Option<usize> {
+        let mine = |i: &usize| self.named(*i).thread == thread;
+        let w = (0..self.acts.len()).filter(mine).find(|&i| {
+            matches!(
+                self.acts[i],
+                Act::Return { .. } | Act::Touched { .. } | Act::Missing { .. }
+            ) && !d.matched[i]
+        })?;
+        let starts_driven = (0..w)
+            .filter(mine)
+            .filter(|&i| matches!(self.acts[i], Act::Start { .. } | Act::Touch { .. }))
+            .all(|i| i < d.next);
+        starts_driven.then_some(w)
+    }
+
+    /// Takes one model action; false if the driver would not let it happen or the host would
+    /// see something else.
+    fn take(&self, before: &HugeState, after: &HugeState, a: &ModelAction, d: &mut Driver) -> bool {
+        let (thread, action) = step(&self.cfg, before, after, a);
+        let mapper = thread.mapper_number().map(usize::from);
+        if thread.process == Role::Migrator && !matches!(action, Action::Kernel { .. }) {
+            let driven = match action {
+                Action::Call(_) | Action::Return { .. } => {
+                    self.migrator.get(d.migrator) == Some(&&action)
+                }
+                _ => true,
+            };
+            if driven && matches!(action, Action::Call(_) | Action::Return { .. }) {
+                d.migrator += 1;
+            }
+            return driven;
+        }
+        match action {
+            Action::Start => true,
+            Action::Call(_) | Action::Touch { .. } => {
+                let driven = d.next < self.acts.len()
+                    && matches!(self.acts[d.next], Act::Start { .. } | Act::Touch { .. })
+                    && self.named(d.next).thread == thread
+                    && self.named(d.next).action == action;
+                if driven {
+                    if let (Action::Touch { .. }, Some(m)) = (&action, mapper) {
+                        d.raced[m] = false;
+                        d.hit[m] = None;
+                    }
+                    d.next += 1;
+                }
+                driven
+            }
+            Action::Mmu { hit, .. } => {
+                if let Some(m) = mapper {
+                    d.hit[m] = Some(hit);
+                }
+                true
+            }
+            Action::Kernel { .. } => {
+                let raced = raced_fault(&self.cfg, kernel(before), kernel(after), thread, &action);
+                if let (Some(_), Some(m)) = (raced, mapper) {
+                    d.raced[m] = true;
+                }
+                true
+            }
+            Action::Return { .. }
+            | Action::Touched { .. }
+            | Action::Sigbus { .. }
+            | Action::UffdMissing { .. } => {
+                let Some(w) = self.wait_of(thread, d) else {
+                    return false;
+                };
+                if !self.waited(w, &action, d) {
+                    return false;
+                }
+                d.matched[w] = true;
+                true
+            }
+        }
+    }
+
+    /// Whether `B`'s event is what wait act `w` expects.
+    fn waited(&self, w: usize, event: &Action, d: &Driver) -> bool {
+        match (&self.acts[w], event) {
+            (Act::Return { .. }, Action::Return { .. }) => self.named(w).action == *event,
+            (Act::Missing { page, .. }, Action::UffdMissing { page: p, .. }) => page == p,
+            (Act::Touched { .. }, Action::Touched { .. } | Action::Sigbus { .. }) => {
+                let Act::Touched {
+                    mapper, hit, step, ..
+                } = &self.acts[w]
+                else {
+                    unreachable!("matched a Touched act")
+                };
+                let m = *mapper as usize;
+                let value_ok = self.t.steps[*step].action == *event;
+                // The replay checks the MMU's hit only for a touch that read or wrote.
+                let hit_ok =
+                    hit.is_none() || matches!(event, Action::Sigbus { .. }) || d.hit[m] == *hit;
+                value_ok && hit_ok && (!self.window(*mapper, *step) || d.raced[m])
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the touch that ends at step `end` of mapper `m` is a window touch.
+    fn window(&self, m: u8, end: usize) -> bool {
+        let touch = (0..end)
+            .rev()
+            .find(|&i| {
+                self.t.steps[i].thread == Thread::mapper(m)
+                    && matches!(self.t.steps[i].action, Action::Touch { .. })
+            })
+            .expect("a touch before its end");
+        self.acts
+            .iter()
+            .any(|a| matches!(a, Act::Touch { step, window: true, .. } if *step == touch))
+    }
+
+    /// Moves the driver past every act already satisfied: matched waits and comparisons that
+    /// hold; false if a comparison fails.
+    fn advance(&self, s: &HugeState, d: &mut Driver) -> bool {
+        while d.next < self.acts.len() {
+            match &self.acts[d.next] {
+                Act::Return { .. } | Act::Touched { .. } | Act::Missing { .. } => {
+                    if !d.matched[d.next] {
+                        return true;
+                    }
+                }
+                Act::Observe { step, .. } => {
+                    let o = &self.t.steps[*step].observed;
+                    let (file, mapped) = view(&self.cfg, s);
+                    if file != o.file || mapped != o.mapped {
+                        return false;
+                    }
+                }
+                Act::Start { .. } | Act::Touch { .. } => return true,
+            }
+            d.next += 1;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spec::McopyOrder;
+
+    fn corpus() -> Vec<(String, Trace)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces/corpus");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|f| {
+                let name = f.file_name().unwrap().to_string_lossy().into_owned();
+                (name, traces::load(&f).unwrap())
+            })
+            .collect()
+    }
+
+    /// The driver over the trace's own model reaches the end of its plan: the projection loses
+    /// nothing the trace itself does.
+    #[test]
+    fn every_trace_is_shown_by_its_own_variant() {
+        for (name, t) in corpus() {
+            assert!(shows(&t, t.meta.variant), "{name}");
+        }
+    }
+
+    /// UFFDIO_COPY's `EEXIST` on a page back in the cache is shown exactly by the variants that
+    /// check the page cache before allocating; the 4.4 leak exactly by those that skip a
+    /// mapped page.
+    #[test]
+    fn what_separates_follows_the_features() {
+        let corpus = corpus();
+        let by = |name: &str| {
+            let (_, t) = corpus.iter().find(|(n, _)| n == name).expect(name);
+            shown_by(t)
+        };
+        let eexist = by("v6_1.uffd_copy_eexist.witness.json");
+        for v in Variant::ALL {
+            let check_first = v.features().mcopy == McopyOrder::CheckFirst;
+            assert_eq!(eexist.contains(&v), check_first, "{v}");
+        }
+        let leak = by("v4_4.hole_freed_on_return.counterexample.json");
+        for v in Variant::ALL {
+            assert_eq!(leak.contains(&v), v.features().skips_mapped_page(), "{v}");
+        }
+    }
+
+    /// A trace whose observables are changed is shown by no variant: the search compares
+    /// what the replay compares.
+    #[test]
+    fn a_trace_with_a_wrong_prediction_is_shown_by_none() {
+        let (_, mut t) = corpus()
+            .into_iter()
+            .find(|(n, _)| n == "v4_5.punch_frees_hole.witness.json")
+            .unwrap();
+        let observed = plan(&t)
+            .acts
+            .iter()
+            .rev()
+            .find_map(|a| match a {
+                Act::Observe { step, .. } => Some(*step),
+                _ => None,
+            })
+            .expect("a comparison");
+        // From there to the end, so the plan (which reads where the file changes) stays.
+        for s in &mut t.steps[observed..] {
+            let page = &mut s.observed.file[0];
+            *page = match page {
+                Some(_) => None,
+                None => Some(traces::Value::Marker),
+            };
+        }
+        assert_eq!(shown_by(&t), []);
+    }
+}
