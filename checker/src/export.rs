@@ -47,7 +47,7 @@ pub fn trace(
         meta: Meta {
             format: traces::FORMAT_VERSION,
             variant: cfg.variant,
-            config: config(cfg),
+            config: Config::from(cfg),
             property: id.to_string(),
             sentence: prop.sentence.to_string(),
             kind,
@@ -61,24 +61,6 @@ pub fn trace(
     };
     t.meta.shown_by = crate::separate::shown_by(&t);
     t
-}
-
-/// The model configuration as the trace records it.
-pub fn config(cfg: &ModelCfg) -> Config {
-    Config {
-        pages: cfg.pages,
-        hole_start: cfg.hole_start,
-        hole_end: cfg.hole_end,
-        mappers: cfg.mappers,
-        touches: cfg.touches,
-        touch_area: cfg.touch_area,
-        writes: cfg.writes,
-        uffd: cfg.uffd,
-        fault_mutex_slots: cfg.fault_mutex_slots,
-        hole_reuse: cfg.hole_reuse,
-        migrators: cfg.migrators,
-        pool: cfg.pool,
-    }
 }
 
 /// The race window of the trace's punch, from the model's own definition

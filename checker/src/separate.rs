@@ -40,26 +40,6 @@ use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use traces::{Action, Role, Thread, Trace};
 
-/// The model of `t`'s configuration in variant `v`.
-pub fn model_cfg(t: &Trace, v: Variant) -> ModelCfg {
-    let c = &t.meta.config;
-    ModelCfg {
-        variant: v,
-        pages: c.pages,
-        hole_start: c.hole_start,
-        hole_end: c.hole_end,
-        mappers: c.mappers,
-        touches: c.touches,
-        touch_area: c.touch_area,
-        writes: c.writes,
-        uffd: c.uffd,
-        fault_mutex_slots: c.fault_mutex_slots,
-        hole_reuse: c.hole_reuse,
-        migrators: c.migrators,
-        ..ModelCfg::for_variant(v)
-    }
-}
-
 /// The variants, in [`Variant::ALL`] order, whose model shows `t` (see the module comment).
 pub fn shown_by(t: &Trace) -> Vec<Variant> {
     Variant::ALL.into_iter().filter(|&v| shows(t, v)).collect()
@@ -90,7 +70,7 @@ struct Guide<'a> {
 
 /// Whether variant `v`'s model shows `t`.
 pub fn shows(t: &Trace, v: Variant) -> bool {
-    let cfg = model_cfg(t, v);
+    let cfg = t.meta.config.model_cfg(v);
     let model: HugeModel = cfg.clone().into_model();
     let g = Guide {
         t,

@@ -5,7 +5,7 @@ use crate::thread::Thread;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use spec::node::Role;
-use spec::{TouchArea, UffdPolicy, Variant};
+use spec::{ModelCfg, TouchArea, UffdPolicy, Variant};
 
 /// A whole trace file.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -101,7 +101,79 @@ fn is_zero(n: &u8) -> bool {
     *n == 0
 }
 
+impl From<&ModelCfg> for Config {
+    /// The trace's record of a model configuration. Destructured field by field, so a field
+    /// added to `ModelCfg` does not compile until the trace records it (or says why not).
+    fn from(cfg: &ModelCfg) -> Self {
+        let ModelCfg {
+            variant: _, // in `Meta`
+            pages,
+            hole_start,
+            hole_end,
+            mappers,
+            touches,
+            touch_area,
+            writes,
+            uffd,
+            fault_mutex_slots,
+            hole_reuse,
+            migrators,
+            pool,
+            mutation: _, // no trace comes from a mutant
+        } = *cfg;
+        Config {
+            pages,
+            hole_start,
+            hole_end,
+            mappers,
+            touches,
+            touch_area,
+            writes,
+            uffd,
+            fault_mutex_slots,
+            hole_reuse,
+            migrators,
+            pool,
+        }
+    }
+}
+
 impl Config {
+    /// The model configuration this records, in `variant` (the inverse of
+    /// `Config::from(&ModelCfg)` for the trace's own variant).
+    pub fn model_cfg(&self, variant: Variant) -> ModelCfg {
+        let Config {
+            pages,
+            hole_start,
+            hole_end,
+            mappers,
+            touches,
+            touch_area,
+            writes,
+            uffd,
+            fault_mutex_slots,
+            hole_reuse,
+            migrators,
+            pool,
+        } = *self;
+        ModelCfg {
+            variant,
+            pages,
+            hole_start,
+            hole_end,
+            mappers,
+            touches,
+            touch_area,
+            writes,
+            uffd,
+            fault_mutex_slots,
+            hole_reuse,
+            migrators,
+            pool,
+            mutation: None,
+        }
+    }
+
     /// Whether a file page lies in the hole.
     pub fn in_hole(&self, page: u8) -> bool {
         (self.hole_start..self.hole_end).contains(&page)
