@@ -17,12 +17,18 @@ pub struct InitParams {
     pub attempts: u32,
     /// A replay that has not finished after this many seconds is a hang.
     pub hang_secs: u64,
+    /// `hugepunch replay --window-delay-us`: a fixed delay instead of the measured aim.
+    pub window_delay_us: Option<u64>,
 }
 
 /// The text of `/init` for these parameters.
 pub fn init_script(p: &InitParams) -> String {
+    let window = p
+        .window_delay_us
+        .map_or_else(String::new, |d| format!(" --window-delay-us {d}"));
     INIT.replace("@ATTEMPTS@", &p.attempts.to_string())
         .replace("@HANG_SECS@", &p.hang_secs.to_string())
+        .replace("@WINDOW@", &window)
 }
 
 /// One archive member.
@@ -233,6 +239,7 @@ mod tests {
         let params = InitParams {
             attempts: 3,
             hang_secs: 77,
+            window_delay_us: Some(30),
         };
         let r = Initramfs::for_guest(
             Path::new(BUSYBOX),
@@ -264,7 +271,7 @@ mod tests {
             "mount -t sysfs",
             "mount -t devtmpfs",
             "mount -t tracefs",
-            "hugepunch replay --json --allow-hang --attempts 3",
+            "hugepunch replay --json --allow-hang --attempts 3 --window-delay-us 30 \"$t\"",
             "-lt 77 ]",
             "/proc/sysrq-trigger",
             "reboot -f",
@@ -297,6 +304,7 @@ mod tests {
         let params = InitParams {
             attempts: 1,
             hang_secs: 1,
+            window_delay_us: None,
         };
         let e = Initramfs::for_guest(&me, &me, &[], &params).unwrap_err();
         assert!(e.contains("busybox-static"), "{e}");

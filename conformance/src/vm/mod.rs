@@ -10,6 +10,7 @@
 pub mod build;
 pub mod console;
 pub mod debian;
+pub mod hitrate;
 pub mod initramfs;
 pub mod kernels;
 pub mod qemu;
@@ -48,6 +49,8 @@ pub struct VmOptions {
     pub keep: bool,
     /// Copy each console line to stderr as it comes.
     pub stream: bool,
+    /// A fixed window delay for the guest's replays instead of the measured aim.
+    pub window_delay_us: Option<u64>,
 }
 
 /// Downloads or builds the kernel if needed, boots it and replays the corpus.
@@ -96,6 +99,7 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
     let init = initramfs::InitParams {
         attempts: o.attempts,
         hang_secs: o.hang_secs,
+        window_delay_us: o.window_delay_us,
     };
     initramfs::Initramfs::for_guest(Path::new(initramfs::BUSYBOX), &hugepunch, &files, &init)
         .map_err(VmError::Input)?
