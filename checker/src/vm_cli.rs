@@ -3,7 +3,7 @@
 use clap::{Args, ValueEnum};
 use conformance::vm::qemu::Accel;
 use conformance::vm::report::{markdown, VmReport};
-use conformance::vm::{self, kernels, VmError, VmOptions};
+use conformance::vm::{self, hitrate, kernels, VmError, VmOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -70,6 +70,13 @@ pub struct VmArgs {
     /// Exit 1 unless the run shows this.
     #[arg(long, value_enum)]
     pub expect: Option<Expect>,
+    /// The guests' `hugepunch replay --window-delay-us` (default: the replay's own, 30).
+    #[arg(long)]
+    pub window_delay_us: Option<u64>,
+    /// Benchmark: print each race trace's window hit rate (timing, kernel-confirmed,
+    /// achieved) with the host's load average before and after, as Markdown.
+    #[arg(long)]
+    pub bench: bool,
 }
 
 /// Exit 0 with a report, 2 on bad input (a kernel that is not a bzImage, no qemu, a failed
@@ -94,6 +101,7 @@ pub fn command(args: VmArgs) -> ExitCode {
         keep: args.keep,
         stream: !args.quiet,
         numa_nodes: args.numa,
+        window_delay_us: args.window_delay_us,
     };
     let kernels: Vec<String> = if args.matrix.is_empty() {
         args.kernel.iter().cloned().collect()
@@ -101,8 +109,12 @@ pub fn command(args: VmArgs) -> ExitCode {
         args.matrix.clone()
     };
     let mut reports = Vec::new();
+    let mut loads = Vec::new();
     for k in &kernels {
-        match vm::run(k, &o) {
+        let before = hitrate::load_average();
+        let run = vm::run(k, &o);
+        loads.push((before, hitrate::load_average()));
+        match run {
             Ok(r) => reports.push(r),
             Err(VmError::Input(e)) => {
                 eprintln!("hugepunch vm: {e}");
@@ -114,7 +126,18 @@ pub fn command(args: VmArgs) -> ExitCode {
             }
         }
     }
-    print(&args, &reports);
+    if args.bench {
+        let window = format!(
+            "window delay {} µs",
+            args.window_delay_us
+                .unwrap_or(conformance::replay::Options::default().window_delay_us)
+        );
+        for (r, (before, after)) in reports.iter().zip(&loads) {
+            print!("{}", hitrate::table(r, (before, after), &window));
+        }
+    } else {
+        print(&args, &reports);
+    }
     let unmet: Vec<&VmReport> = reports
         .iter()
         .filter(|r| match args.expect {

@@ -45,13 +45,16 @@ pub enum Act {
         call: traces::Call,
         ret: Result<(), Errno>,
     },
-    /// Start a touch; `window`: it must land in the punch's race window.
+    /// Start a touch; `window`: it must land in the punch's race window; `page_lock`: it must
+    /// fault while the removal loop holds the raced page locked
+    /// ([`crate::window::page_lock_touches`]).
     Touch {
         step: usize,
         mapper: u8,
         page: u8,
         write: bool,
         window: bool,
+        page_lock: bool,
     },
     /// Wait for a touch to finish: `value` read (or written), or SIGBUS; `hit`: whether the
     /// MMU found the page mapped (no fault).

@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 pub mod act;
 pub mod actors;
+pub mod aim;
 pub mod error;
 pub mod evidence;
 pub mod host;

@@ -8,7 +8,7 @@
 //! compared with the step's prediction.
 
 pub use crate::act::{Act, Call, Outcome};
-use crate::window::{hoist_window_touches, window_touches};
+use crate::window::{hoist_window_touches, page_lock_touches, window_touches};
 use traces::{Action, KernelStep, Level, Syscall, Thread, Trace};
 
 /// A trace turned into driver actions.
@@ -72,6 +72,7 @@ fn span(t: &Trace, thread: Thread, from: usize, to: Option<usize>) -> (usize, Op
 /// host is compared with the prediction.
 pub fn plan(t: &Trace) -> Plan {
     let windows = window_touches(t);
+    let page_locks = page_lock_touches(t);
     let raced = windows.iter().map(|&(_, p)| p).min();
     let mut ops: Vec<Op> = Vec::new();
     let mut punched_before = false;
@@ -151,9 +152,10 @@ pub fn plan(t: &Trace) -> Plan {
                     }
                 };
                 let window = windows.contains(&(i, page));
+                let page_lock = page_locks.contains(&i);
                 ops.push(Op {
                     named: i,
-                    start: if window { i } else { start },
+                    start: if window || page_lock { i } else { start },
                     done,
                     start_act: Some(Act::Touch {
                         step: i,
@@ -161,6 +163,7 @@ pub fn plan(t: &Trace) -> Plan {
                         page,
                         write,
                         window,
+                        page_lock,
                     }),
                     done_act: end.map(|d| Act::Touched {
                         step: d,

@@ -50,8 +50,8 @@ pub enum MapperCmd {
     Register {
         sigbus: bool,
     },
-    /// A touch of `page`: a read, or a write of `write`. With `window`, the touch waits until
-    /// the punch has been running for `window.delay_us` and then touches once.
+    /// A touch of `page`: a read, or a write of `write`. With `window`, the touch waits for
+    /// its moment in the punch as `window.pace` says and then touches once.
     Touch {
         page: usize,
         write: Option<u64>,
@@ -93,10 +93,21 @@ pub enum MigratorCmd {
 /// How a touch aims at the punch's race window.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Window {
-    /// Wait this long after the punch started (past `hugetlb_vmdelete_list`).
+    /// Touch no earlier than this long after the punch started (past `hugetlb_vmdelete_list`).
     pub delay_us: u64,
     /// Give up after this long.
     pub timeout_ms: u64,
+    pub pace: Pace,
+}
+
+/// How the window touch waits for its moment ([`crate::aim`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pace {
+    /// Spin on the other CPU until `delay_us` after the punch started (`--window-delay-us`).
+    Spin,
+    /// Spin on the other CPU until the file has lost `removed` pages to the punch (its
+    /// `st_blocks`), then `spin_ns` more.
+    Progress { removed: usize, spin_ns: u64 },
 }
 
 /// A system call's outcome: `Ok` or the raw errno it failed with (compared with a trace's

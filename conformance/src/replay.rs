@@ -2,6 +2,7 @@
 //! what the host does with what the model predicts.
 
 use crate::actors::{Cast, Who};
+use crate::aim::{measure_page_removal, Aim};
 use crate::error::{ReplayError, Result};
 use crate::evidence::accounting::{self, Disturbed, Sample};
 use crate::evidence::attempt::{judge, AttemptEvidence, Inputs};
@@ -15,12 +16,13 @@ use crate::layout::Layout;
 use crate::observe::{describe, Host};
 use crate::plan::{plan, Act, Call, Outcome, Plan};
 use crate::protocol::{
-    ManagerCmd, MapperCmd, MigratorCmd, Report, Window, PUNCH_RETURNED, PUNCH_STARTED,
+    ManagerCmd, MapperCmd, MigratorCmd, Pace, Report, Window, PUNCH_RETURNED, PUNCH_STARTED,
 };
 use crate::report::{Mismatch, TraceReport, Verdict, WindowHit};
 use crate::sys::host::HugePool;
 use crate::sys::numa::{node_pools, NodePool};
 use crate::sys::{errno_name, errno_value};
+use crate::window::page_lock_touches;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -67,7 +69,12 @@ impl Default for Options {
 pub fn pages_needed(trace: &Trace, opts: &Options) -> u64 {
     let p = plan(trace);
     let layout = Layout::new(trace.meta.config.pages, p.raced, opts.padding);
-    2 * layout.host_pages() as u64 + 2
+    let calibration = if page_lock_touches(trace).is_empty() {
+        0
+    } else {
+        crate::aim::CALIBRATION_PAGES as u64
+    };
+    (2 * layout.host_pages() as u64 + 2).max(calibration)
 }
 
 /// Loads and replays a trace file.
@@ -171,9 +178,19 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
         page_cache: predict::pagecache(trace, &layout),
         waits: predict::waits(trace),
     };
+    // Measured before the attempts, with none of their pages in use, for a touch aimed at
+    // the removal's arrival at the raced page.
+    let aim = if page_lock_touches(trace).is_empty() {
+        None
+    } else {
+        Some(Aim::from_speed(
+            measure_page_removal(opts.private_mount)?,
+            layout.pad,
+        ))
+    };
     let mut outcomes = Vec::new();
     for n in 0..attempts {
-        let o = Attempt::run(trace, &plan, &layout, opts, &expect)?;
+        let o = Attempt::run(trace, &plan, &layout, opts, (aim, n), &expect)?;
         if let (Some(dir), Some(text)) = (&opts.keep_events, &o.events_text) {
             std::fs::write(dir.join(format!("{name}.{n}.events")), text)?;
         }
@@ -268,10 +285,14 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
         }),
         accounting_difference,
         confidence,
+        aim,
         evidence,
         findings,
     })
 }
+
+/// Page-lock touches sweep this many delays, half a page's removal time apart.
+const PAGE_LOCK_SWEEP: u32 = 6;
 
 /// What the trace predicts for the kernel's events, shared by the attempts.
 struct Expectations {
@@ -313,6 +334,10 @@ struct Attempt<'a> {
     trace: &'a Trace,
     layout: &'a Layout,
     opts: &'a Options,
+    /// The measured removal speed, for page-lock touches.
+    aim: Option<Aim>,
+    /// This attempt's number (from 0).
+    attempt: u32,
     cast: Cast,
     bases: Vec<Option<usize>>,
     missing: Vec<u32>,
@@ -338,6 +363,7 @@ impl Attempt<'_> {
         plan: &Plan,
         layout: &Layout,
         opts: &Options,
+        (aim, attempt): (Option<Aim>, u32),
         expect: &Expectations,
     ) -> Result<AttemptOutcome> {
         let t0 = Instant::now();
@@ -360,6 +386,8 @@ impl Attempt<'_> {
             trace,
             layout,
             opts,
+            aim,
+            attempt,
             cast,
             bases: vec![None; n],
             missing: vec![0; n],
@@ -424,6 +452,37 @@ impl Attempt<'_> {
             replay_ns,
             syscall_ns,
         })
+    }
+
+    /// How a window touch waits for its moment: spinning on the other CPU until
+    /// `opts.window_delay_us` after the punch started.
+    fn window(&self) -> Window {
+        Window {
+            delay_us: self.opts.window_delay_us,
+            timeout_ms: self.opts.timeout.as_millis() as u64,
+            pace: Pace::Spin,
+        }
+    }
+
+    /// How a page-lock touch waits for the removal to reach the raced page: the file must
+    /// have lost the hole's pages in front of it (the padding and any trace pages), then it
+    /// spins a little more, by an amount that sweeps half a page's measured removal time at
+    /// a time over the attempts, since what it must hit (between the removal's `lock_page`
+    /// and its `i_mmap_lock_write`) is far shorter than a page.
+    fn page_lock_window(&self) -> Window {
+        let cfg = self.cfg();
+        let raced = self.layout.raced.unwrap_or(cfg.hole_start);
+        let (first, _) = self.layout.host_range(cfg.hole_start, cfg.hole_end);
+        let removed = self.layout.host(raced) - first;
+        let step_ns = self.aim.map_or(0, |a| a.page_removal_ns / 2);
+        Window {
+            delay_us: 0,
+            timeout_ms: self.opts.timeout.as_millis() as u64,
+            pace: Pace::Progress {
+                removed,
+                spin_ns: (self.attempt % PAGE_LOCK_SWEEP) as u64 * step_ns,
+            },
+        }
     }
 
     fn cfg(&self) -> &traces::Config {
@@ -528,15 +587,17 @@ impl Attempt<'_> {
                 page,
                 write,
                 window,
+                page_lock,
             } => {
                 if window {
                     self.window_touches.push((mapper, page));
                 }
                 let word = write.then(|| Value::Written(mapper).word(page));
-                let window = window.then_some(Window {
-                    delay_us: self.opts.window_delay_us,
-                    timeout_ms: self.opts.timeout.as_millis() as u64,
-                });
+                let window = if page_lock {
+                    Some(self.page_lock_window())
+                } else {
+                    window.then(|| self.window())
+                };
                 self.mapper_cmd(
                     mapper,
                     MapperCmd::Touch {
@@ -634,18 +695,23 @@ impl Attempt<'_> {
     /// predicted and this process stays blocked with it (a guest's watchdog reports the hang).
     fn punch_returned_against_hang(&self) -> Option<Mismatch> {
         let deadline = Instant::now() + self.opts.timeout;
+        let last = self.trace.steps.len() - 1;
         while self.cast.shared.load(PUNCH_RETURNED) == 0 {
             if Instant::now() > deadline {
+                // The replay stays blocked from here on: this line is how a guest's watchdog
+                // knows the attempt and step (the init copies it to the console).
                 eprintln!(
-                    "hugepunch replay: the punch has not returned {} ms after the trace's last \
-                     step: the kernel looks deadlocked, as the trace predicts",
-                    self.opts.timeout.as_millis()
+                    "hugepunch replay: attempt {}: the punch has not returned {} ms after step \
+                     {last} ({}), the trace's last: the kernel looks deadlocked, as the trace \
+                     predicts",
+                    self.attempt + 1,
+                    self.opts.timeout.as_millis(),
+                    self.trace.steps[last].action.name()
                 );
                 return None;
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        let last = self.trace.steps.len() - 1;
         Some(Mismatch {
             step: last,
             action: self.trace.steps[last].action.name().into(),
@@ -965,7 +1031,7 @@ impl Attempt<'_> {
             );
             (s != 0 && e != 0).then_some((s, e))
         })?;
-        let earliest = start + self.opts.window_delay_us * 1000;
+        let earliest = start + self.window().delay_us * 1000;
         self.window_reports.iter().find_map(|(v, page, r)| {
             let Report::Touched {
                 result: Ok(w),

@@ -92,6 +92,9 @@ pub struct TraceReport {
     /// Race traces: what the attempts allow one to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Confidence>,
+    /// Race traces: how the window touch was aimed (`None`: a fixed delay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aim: Option<crate::aim::Aim>,
     /// Each attempt's kernel evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<AttemptEvidence>,

@@ -167,6 +167,7 @@ mod tests {
             accounting: None,
             accounting_difference: None,
             confidence: None,
+            aim: None,
             evidence: Vec::new(),
             findings: Vec::new(),
         }

@@ -2,9 +2,9 @@
 //! `meta.race_window`), and how the plan orders them so the host can make that happen.
 
 use crate::act::{Act, Call};
-use traces::Trace;
+use traces::{Action, KernelStep, Trace};
 
-/// Moves each window touch, with the setup its mapper does between the punch call and the
+/// Moves each window touch (and each page-lock touch, [`page_lock_touches`]), with the setup its mapper does between the punch call and the
 /// touch (mmap, register and their returns), to just before the punch call, and the wait for
 /// its result to after it. They do not
 /// depend on the punch, and the touch then waits on the host for the punch to start, so it
@@ -22,22 +22,28 @@ pub(crate) fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
     };
     let punch = acts.iter().position(is_punch);
     let Some(mut punch) = punch else { return };
+    let aimed = |a: &Act| {
+        matches!(
+            a,
+            Act::Touch { window: true, .. }
+                | Act::Touch {
+                    page_lock: true,
+                    ..
+                }
+        )
+    };
     let windows: Vec<u8> = acts
         .iter()
         .filter_map(|(_, a)| match a {
-            Act::Touch {
-                mapper,
-                window: true,
-                ..
-            } => Some(*mapper),
+            Act::Touch { mapper, .. } if aimed(a) => Some(*mapper),
             _ => None,
         })
         .collect();
     for m in windows {
         let w = acts
             .iter()
-            .position(|(_, a)| matches!(a, Act::Touch { mapper, window: true, .. } if *mapper == m))
-            .expect("the window touch");
+            .position(|(_, a)| matches!(a, Act::Touch { mapper, .. } if *mapper == m && aimed(a)))
+            .expect("the aimed touch");
         if w > punch {
             let moving: Vec<usize> = (punch + 1..=w)
                 .filter(|&i| match &acts[i].1 {
@@ -78,4 +84,47 @@ pub fn window_touches(t: &Trace) -> Vec<(usize, u8)> {
         return Vec::new();
     };
     w.faults.iter().map(|f| (f.touch, f.page)).collect()
+}
+
+/// Touches (by `touch` step index) that the trace has fault while the removal loop holds the
+/// race window's page locked: the window has a raced fault, and the touch comes after the
+/// punch's `remove_inode_hugepages:lock_page` of that page while the window is still open. In 5.10.262 such
+/// a fault takes `i_mmap_rwsem` for read and waits for the page lock while the removal, still
+/// holding it, waits for `i_mmap_lock_write` (the deadlock); the replayer aims it at the
+/// removal's arrival at that page.
+pub fn page_lock_touches(t: &Trace) -> Vec<usize> {
+    let Some((w, page)) = t.meta.race_window.as_ref().and_then(|w| Some((w, w.page?))) else {
+        return Vec::new();
+    };
+    if w.faults.is_empty() {
+        return Vec::new();
+    }
+    let locked = t.steps.iter().position(|s| {
+        s.action
+            == Action::Kernel {
+                step: KernelStep::RemoveLockPage,
+                page: Some(page),
+            }
+    });
+    let Some(locked) = locked else {
+        return Vec::new();
+    };
+    let returned = t.steps[locked..]
+        .iter()
+        .position(|s| {
+            matches!(
+                s.action,
+                Action::Return {
+                    call: traces::Call::PunchHole,
+                    ..
+                }
+            )
+        })
+        .map_or(t.steps.len(), |i| locked + i);
+    // Not once the removal is done with the page (the window closed).
+    let open_until = w.close.map_or(returned, |c| c.min(returned));
+    (locked + 1..open_until)
+        .filter(|&i| matches!(t.steps[i].action, Action::Touch { .. }))
+        .filter(|&i| !w.faults.iter().any(|f| f.touch == i))
+        .collect()
 }

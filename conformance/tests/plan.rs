@@ -2,7 +2,7 @@
 //! in which order. No host needed.
 
 use conformance::plan::{plan, Act, Call};
-use conformance::window::window_touches;
+use conformance::window::{page_lock_touches, window_touches};
 use std::path::Path;
 use traces::{Errno, Thread, Trace};
 
@@ -196,5 +196,40 @@ fn the_migration_races_the_removal_of_the_mapped_page() {
             "{name}: {order:?} {:#?}",
             p.acts
         );
+    }
+}
+
+/// 5.10's deadlock needs mapper 1's fault while the removal holds the raced page's lock: that
+/// touch is armed before the punch, like the window touch, and no other corpus trace has one.
+#[test]
+fn the_deadlock_aims_the_second_fault_at_the_raced_page_lock() {
+    let t = load("v5_10.no_deadlock.counterexample.json");
+    assert_eq!(page_lock_touches(&t), [30]);
+    let p = plan(&t);
+    let punch = position(&p.acts, |a| {
+        matches!(
+            a,
+            Act::Start {
+                call: Call::Punch { .. },
+                ..
+            }
+        )
+    });
+    for (mapper, window, page_lock) in [(0, true, false), (1, false, true)] {
+        let touch = position(&p.acts, |a| {
+            matches!(a, Act::Touch { mapper: m, window: w, page_lock: l, .. }
+                if *m == mapper && *w == window && *l == page_lock)
+        });
+        assert!(
+            touch < punch,
+            "mapper {mapper}'s touch is armed before the punch"
+        );
+    }
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces/corpus");
+    for f in std::fs::read_dir(corpus).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        if name.ends_with(".json") && !name.starts_with("v5_10.") {
+            assert_eq!(page_lock_touches(&load(&name)), [] as [usize; 0], "{name}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The manager process: pre-allocates, punches and re-allocates the file.
 
+use crate::aim::{PUNCH_CPU, PUNCH_PRIORITY};
 use crate::protocol::{send, ManagerCmd, Receiver, Report, PUNCH_RETURNED, PUNCH_STARTED};
 use crate::sys::sched::{Pinned, RealTime};
 use crate::sys::wake::set_thread_name;
@@ -26,8 +27,8 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
             }
             ManagerCmd::Punch { first, count } => {
                 // Real-time while punching, like the window touch racing it (root only).
-                let _cpu = Pinned::to_cpu_from_last(1).ok();
-                let _rt = RealTime::fifo(1).ok();
+                let _cpu = Pinned::to_cpu_from_last(PUNCH_CPU).ok();
+                let _rt = RealTime::fifo(PUNCH_PRIORITY).ok();
                 shared.store(PUNCH_STARTED, now_ns());
                 let r = file.punch_hole(first, count);
                 shared.store(PUNCH_RETURNED, now_ns());

@@ -2,9 +2,10 @@
 //! its handler thread reads MISSING events and runs `UFFDIO_COPY`/`UFFDIO_WAKE` when the driver
 //! says so (the trace orders them).
 
+use crate::aim::SPIN_CPU;
 use crate::protocol::Ret;
 use crate::protocol::{
-    send, MapperCmd, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED, WINDOW_TOUCHED,
+    send, MapperCmd, Pace, Receiver, Report, Window, PUNCH_RETURNED, PUNCH_STARTED, WINDOW_TOUCHED,
 };
 use crate::sys::rusage::thread_faults;
 use crate::sys::sched::{Pinned, RealTime};
@@ -86,7 +87,10 @@ pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32
                     );
                     let (tx, jobs) = channel();
                     let (mm, o, sh) = (m.clone(), out.clone(), shared.clone());
-                    std::thread::spawn(move || main_thread(&mm, &jobs, &o, &sh));
+                    let Ok(f) = file.try_clone() else {
+                        return 1;
+                    };
+                    std::thread::spawn(move || main_thread(&mm, &f, &jobs, &o, &sh));
                     toucher = Some(tx);
                     mapping = Some(m);
                 }
@@ -178,7 +182,13 @@ fn touch_once(
 }
 
 /// The main thread's touches, one at a time.
-fn main_thread(m: &Mapping, jobs: &Chan<TouchJob>, out: &Out, shared: &SharedWords) {
+fn main_thread(
+    m: &Mapping,
+    file: &HugeFile,
+    jobs: &Chan<TouchJob>,
+    out: &Out,
+    shared: &SharedWords,
+) {
     while let Ok(job) = jobs.recv() {
         let r = match job.window {
             None => {
@@ -191,13 +201,32 @@ fn main_thread(m: &Mapping, jobs: &Chan<TouchJob>, out: &Out, shared: &SharedWor
                     end_ns,
                 }
             }
-            Some(w) => {
+            Some(
+                w @ Window {
+                    pace: Pace::Spin, ..
+                },
+            ) => {
                 // Spinning pinned to its own CPU at real-time priority keeps other work from
                 // pushing the touch past the window; without root it spins as it can.
-                let _cpu = Pinned::to_cpu_from_last(0).ok();
-                let _rt = RealTime::fifo(1).ok();
+                let _cpu = Pinned::to_cpu_from_last(SPIN_CPU).ok();
+                let _rt = RealTime::fifo(PUNCH_PRIORITY_SPIN).ok();
                 report(out, &Report::Armed { page: job.page });
                 window_touch(m, job.page, job.write, w, shared)
+            }
+            Some(
+                w @ Window {
+                    pace: Pace::Progress { removed, spin_ns },
+                    ..
+                },
+            ) => {
+                // On the window touch's CPU but not real-time: at its priority it would spin
+                // there ahead of the window touch (FIFO does not share), and the window fault
+                // must come first.
+                let _cpu = Pinned::to_cpu_from_last(SPIN_CPU).ok();
+                let before = file.pages_in_file();
+                report(out, &Report::Armed { page: job.page });
+                let aim = (removed, spin_ns);
+                progress_touch(m, file, before, aim, (job.page, job.write), w, shared)
             }
         };
         report(out, &r);
@@ -231,6 +260,66 @@ fn window_touch(
     }
     let (result, faulted, start_ns, end_ns) = touch_once(m, page, write);
     shared.store(WINDOW_TOUCHED, end_ns);
+    Report::Touched {
+        page,
+        result,
+        faulted,
+        start_ns,
+        end_ns,
+    }
+}
+
+/// The spinning touch's priority: the punch's, on the other CPU.
+const PUNCH_PRIORITY_SPIN: i32 = crate::aim::PUNCH_PRIORITY;
+
+/// A touch that follows the removal loop's progress: spins until the punch started, then until
+/// the file has lost `removed` pages (`st_blocks`, lowered page by page by
+/// `hugetlb_unreserve_pages`), then `spin_ns` more, and touches once.
+fn progress_touch(
+    m: &Mapping,
+    file: &HugeFile,
+    before: std::io::Result<usize>,
+    (removed, spin_ns): (usize, u64),
+    (page, write): (usize, Option<u64>),
+    w: Window,
+    shared: &SharedWords,
+) -> Report {
+    let before = match before {
+        Ok(n) => n,
+        Err(e) => {
+            return Report::Failed {
+                what: format!("fstat of the file before the window touch: {e}"),
+            }
+        }
+    };
+    let deadline = now_ns() + w.timeout_ms * 1_000_000;
+    let started = loop {
+        let t = shared.load(PUNCH_STARTED);
+        if t != 0 || now_ns() > deadline {
+            break t;
+        }
+        std::hint::spin_loop();
+    };
+    loop {
+        if shared.load(PUNCH_RETURNED) != 0 || now_ns() > deadline {
+            let late_us = (now_ns() - started) / 1000;
+            return Report::WindowMissed { page, late_us };
+        }
+        match file.pages_in_file() {
+            Ok(n) if before.saturating_sub(n) >= removed => break,
+            Ok(_) => {}
+            Err(e) => {
+                return Report::Failed {
+                    what: format!("fstat of the file during the punch: {e}"),
+                }
+            }
+        }
+    }
+    let until = now_ns() + spin_ns;
+    while now_ns() < until {
+        std::hint::spin_loop();
+    }
+    let (result, faulted, start_ns, end_ns) = touch_once(m, page, write);
     Report::Touched {
         page,
         result,

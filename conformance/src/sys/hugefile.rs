@@ -111,6 +111,14 @@ impl HugeFile {
         Ok(HugeFile { fd, page_size })
     }
 
+    /// Another fd of the same open file (`dup`), for a thread that outlives the borrow.
+    pub fn try_clone(&self) -> io::Result<HugeFile> {
+        Ok(HugeFile {
+            fd: self.fd.try_clone()?,
+            page_size: self.page_size,
+        })
+    }
+
     /// The huge page size of this file in bytes (its `st_blksize`).
     pub fn page_size(&self) -> usize {
         self.page_size

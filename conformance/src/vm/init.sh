@@ -33,7 +33,7 @@ for t in /corpus/*.json; do
     n=${t##*/}
     r=/tmp/$n
     say begin "$n"
-    (hugepunch replay --json --allow-hang --attempts @ATTEMPTS@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
+    (hugepunch replay --json --allow-hang --attempts @ATTEMPTS@@WINDOW@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
     s=0
     while [ ! -e $r.rc ] && [ $s -lt @HANG_SECS@ ]; do sleep 1; s=$((s + 1)); done
     if [ -e $r.rc ]; then
@@ -48,6 +48,8 @@ for t in /corpus/*.json; do
                 say blocked "$c" pid=${p#/proc/} state=$(sed -n 's/^State:[[:space:]]*//p' $p/status | tr ' ' _) wchan=$(cat $p/wchan 2>/dev/null) ;;
             esac
         done
+        # what the replay last said (the attempt and step it is stuck at)
+        tail -n 3 $r.err | while read -r l; do say replay "$l"; done
         echo w > /proc/sysrq-trigger
         echo t > /proc/sysrq-trigger
         sleep 2

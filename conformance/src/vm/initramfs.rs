@@ -20,13 +20,19 @@ pub struct InitParams {
     /// With several NUMA nodes: the huge pages each node's pool must have (the init writes
     /// `nodeN/.../nr_hugepages` where the kernel parameter did not fill it); 0: one node.
     pub node_pages: u64,
+    /// `hugepunch replay --window-delay-us`: a fixed delay instead of the measured aim.
+    pub window_delay_us: Option<u64>,
 }
 
 /// The text of `/init` for these parameters.
 pub fn init_script(p: &InitParams) -> String {
+    let window = p
+        .window_delay_us
+        .map_or_else(String::new, |d| format!(" --window-delay-us {d}"));
     INIT.replace("@ATTEMPTS@", &p.attempts.to_string())
         .replace("@HANG_SECS@", &p.hang_secs.to_string())
         .replace("@NODE_PAGES@", &p.node_pages.to_string())
+        .replace("@WINDOW@", &window)
 }
 
 /// One archive member.
@@ -238,6 +244,7 @@ mod tests {
             attempts: 3,
             hang_secs: 77,
             node_pages: 55,
+            window_delay_us: Some(30),
         };
         let r = Initramfs::for_guest(
             Path::new(BUSYBOX),
@@ -269,7 +276,7 @@ mod tests {
             "mount -t sysfs",
             "mount -t devtmpfs",
             "mount -t tracefs",
-            "hugepunch replay --json --allow-hang --attempts 3",
+            "hugepunch replay --json --allow-hang --attempts 3 --window-delay-us 30 \"$t\"",
             "-lt 77 ]",
             "node_pages=55",
             "hugepages/hugepages-2048kB/nr_hugepages",
@@ -306,6 +313,7 @@ mod tests {
             attempts: 1,
             hang_secs: 1,
             node_pages: 0,
+            window_delay_us: None,
         };
         let e = Initramfs::for_guest(&me, &me, &[], &params).unwrap_err();
         assert!(e.contains("busybox-static"), "{e}");

@@ -10,6 +10,7 @@
 pub mod build;
 pub mod console;
 pub mod debian;
+pub mod hitrate;
 pub mod initramfs;
 pub mod kernels;
 pub mod qemu;
@@ -51,6 +52,8 @@ pub struct VmOptions {
     /// NUMA nodes of the guest (1 or 2); `None`: 2 when the corpus has a trace with a migrator
     /// (its `move_pages` needs a node to move the page to), else 1.
     pub numa_nodes: Option<u8>,
+    /// A fixed window delay for the guest's replays instead of the measured aim.
+    pub window_delay_us: Option<u64>,
 }
 
 /// Downloads or builds the kernel if needed, boots it and replays the corpus.
@@ -119,6 +122,7 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
         attempts: o.attempts,
         hang_secs: o.hang_secs,
         node_pages: if numa_nodes > 1 { pool } else { 0 },
+        window_delay_us: o.window_delay_us,
     };
     initramfs::Initramfs::for_guest(Path::new(initramfs::BUSYBOX), &hugepunch, &files, &init)
         .map_err(VmError::Input)?

@@ -1,0 +1,89 @@
+//! The punch's own measured speed, for a touch aimed at the removal loop's arrival at the raced
+//! page (5.10's deadlock, [`crate::window::page_lock_touches`]): the per-page removal time,
+//! measured on the punch's CPU before the attempts, sets the steps by which that touch's extra
+//! delay sweeps over the attempts, since what it must hit is shorter than a page.
+//!
+//! Window touches are not aimed from it. Measured in a TCG `debian-6.1` guest at host load
+//! 10-14 (README, "Other kernels"), 10 attempts per race trace: a touch on the punch's own
+//! CPU above its priority, woken by a timer at an eighth of the padding's measured removal
+//! time and touching once `st_blocks` showed that many pages gone, hit 52 of 80 attempts (a
+//! guest sleep of 240 µs woke after 1-4 ms: guest timers fire late, at ticks); a touch
+//! spinning on the other CPU until `st_blocks` showed them gone hit 6 of 80; the fixed 30 µs
+//! spin hit 34 of 80 in the same conditions (30 of 40 at load 1.5-10).
+
+use crate::sys::sched::{Pinned, RealTime};
+use crate::sys::{now_ns, HugeFile};
+use serde::{Deserialize, Serialize};
+use std::io;
+
+/// The CPU the punch runs on, counted from the last allowed one ([`Pinned::to_cpu_from_last`]).
+pub const PUNCH_CPU: usize = 1;
+/// The punch's `SCHED_FIFO` priority.
+pub const PUNCH_PRIORITY: i32 = 1;
+/// A window or page-lock touch's CPU: the other one, where it spins.
+pub const SPIN_CPU: usize = 0;
+
+/// Pages punched per calibration round, and rounds (the fastest is kept).
+pub const CALIBRATION_PAGES: usize = 64;
+const CALIBRATION_ROUNDS: usize = 3;
+
+/// The measured removal speed and what it means for the raced page's padding.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Aim {
+    /// What one page costs `remove_inode_hugepages` here (the fastest calibration punch).
+    pub page_removal_ns: u64,
+    /// Padding pages in front of the raced page.
+    pub padding: usize,
+    /// The padding's removal time: how long the window stays open behind it, in µs.
+    pub window_us: u64,
+}
+
+impl Aim {
+    /// `padding` pages removed at `page_removal_ns` each.
+    pub fn from_speed(page_removal_ns: u64, padding: usize) -> Aim {
+        Aim {
+            page_removal_ns,
+            padding,
+            window_us: (padding as u64 * page_removal_ns).div_ceil(1000),
+        }
+    }
+}
+
+/// The per-page removal time of a hole punch on this kernel and CPU, now: punches a hole of
+/// [`CALIBRATION_PAGES`] pages in a fresh file from the punch's CPU at its priority, a few
+/// times, and returns the fastest time per page in ns (a slow round is one the host
+/// interrupted). Needs those pages free in the pool; the file is gone (its pages back in the
+/// pool) when this returns.
+pub fn measure_page_removal(private_mount: bool) -> io::Result<u64> {
+    let _cpu = Pinned::to_cpu_from_last(PUNCH_CPU).ok();
+    let file = if private_mount {
+        HugeFile::on_private_mount("hugepunch-calibrate")?
+    } else {
+        HugeFile::memfd("hugepunch-calibrate")?
+    };
+    let mut fastest = u64::MAX;
+    for _ in 0..CALIBRATION_ROUNDS {
+        file.allocate(0, CALIBRATION_PAGES)
+            .map_err(|e| io::Error::new(e.kind(), format!("calibration fallocate: {e}")))?;
+        // Real-time only while punching, as the manager: allocating zeroes the pages, which
+        // takes long enough in a TCG guest to trip RT throttling.
+        let rt = RealTime::fifo(PUNCH_PRIORITY).ok();
+        let t0 = now_ns();
+        file.punch_hole(0, CALIBRATION_PAGES)?;
+        fastest = fastest.min((now_ns() - t0) / CALIBRATION_PAGES as u64);
+        drop(rt);
+    }
+    Ok(fastest.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_the_paddings_removal_time() {
+        // 4 µs a page (a TCG guest), 512 pages: 2048 µs.
+        assert_eq!(Aim::from_speed(4000, 512).window_us, 2048);
+        assert_eq!(Aim::from_speed(1001, 1).window_us, 2);
+    }
+}
