@@ -26,9 +26,8 @@
 //! converse is not claimed: `B` showing `T` does not mean a `B` kernel always does, so a trace
 //! that diverges rules nothing out.
 //!
-//! The replayer does not drive a migrator yet (such traces are refused): its `move_pages`
-//! calls and returns are taken as a replayer would drive them, in trace order with the
-//! predicted return, independently of the plan.
+//! A migrator's `move_pages` is a call like any other: the plan starts it and waits for its
+//! return.
 
 use crate::export::{raced_fault, step, view};
 use crate::run::Action as ModelAction;
@@ -38,7 +37,7 @@ use spec::{ModelCfg, Variant};
 use stateright::Model;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-use traces::{Action, Role, Thread, Trace};
+use traces::{Action, Thread, Trace};
 
 /// The variants, in [`Variant::ALL`] order, whose model shows `t` (see the module comment).
 pub fn shown_by(t: &Trace) -> Vec<Variant> {
@@ -55,8 +54,6 @@ struct Driver {
     /// Per mapper: the current touch's fault was a raced one; the MMU found the page mapped.
     raced: Vec<bool>,
     hit: Vec<Option<bool>>,
-    /// The migrator's calls and returns taken so far.
-    migrator: usize,
 }
 
 /// The trace-side facts the search needs, computed once.
@@ -64,8 +61,6 @@ struct Guide<'a> {
     t: &'a Trace,
     acts: Vec<Act>,
     cfg: ModelCfg,
-    /// The migrator's calls and returns, in trace order.
-    migrator: Vec<&'a Action>,
 }
 
 /// Whether variant `v`'s model shows `t`.
@@ -76,13 +71,6 @@ pub fn shows(t: &Trace, v: Variant) -> bool {
         t,
         acts: plan(t).acts,
         cfg,
-        migrator: t
-            .steps
-            .iter()
-            .filter(|s| s.thread.process == Role::Migrator)
-            .map(|s| &s.action)
-            .filter(|a| matches!(a, Action::Call(_) | Action::Return { .. }))
-            .collect(),
     };
     let mappers = t.meta.config.mappers as usize;
     let fp = |s: &HugeState| BuildHasherDefault::<DefaultHasher>::default().hash_one(s);
@@ -94,7 +82,6 @@ pub fn shows(t: &Trace, v: Variant) -> bool {
             matched: vec![false; g.acts.len()],
             raced: vec![false; mappers],
             hit: vec![None; mappers],
-            migrator: 0,
         };
         if g.advance(&s, &mut d) && seen.insert((fp(&s), d.clone())) {
             stack.push((s, d));
@@ -158,18 +145,6 @@ impl Guide<'_> {
     fn take(&self, before: &HugeState, after: &HugeState, a: &ModelAction, d: &mut Driver) -> bool {
         let (thread, action) = step(&self.cfg, before, after, a);
         let mapper = thread.mapper_number().map(usize::from);
-        if thread.process == Role::Migrator && !matches!(action, Action::Kernel { .. }) {
-            let driven = match action {
-                Action::Call(_) | Action::Return { .. } => {
-                    self.migrator.get(d.migrator) == Some(&&action)
-                }
-                _ => true,
-            };
-            if driven && matches!(action, Action::Call(_) | Action::Return { .. }) {
-                d.migrator += 1;
-            }
-            return driven;
-        }
         match action {
             Action::Start => true,
             Action::Call(_) | Action::Touch { .. } => {
