@@ -41,6 +41,9 @@ pub struct ReplayOpts {
     /// Keep each attempt's recorded kernel events as text files in this directory.
     #[arg(long, value_name = "DIR")]
     pub keep_events: Option<PathBuf>,
+    /// Print a line on stderr as each attempt starts (a guest's watchdog counts it as progress).
+    #[arg(long)]
+    pub progress: bool,
 }
 
 impl ReplayOpts {
@@ -54,6 +57,7 @@ impl ReplayOpts {
             kernel_events: !self.no_kernel_events,
             window_delay_us: self.window_delay_us,
             keep_events: self.keep_events.clone(),
+            progress: self.progress,
         }
     }
 }

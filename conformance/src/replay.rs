@@ -47,6 +47,9 @@ pub struct Options {
     pub kernel_events: bool,
     /// Keep each attempt's recorded events as text files in this directory.
     pub keep_events: Option<PathBuf>,
+    /// Say on stderr as each attempt starts: a guest's watchdog counts these lines as progress,
+    /// so a slow replay of many attempts is not taken for a hang.
+    pub progress: bool,
 }
 
 impl Default for Options {
@@ -60,6 +63,7 @@ impl Default for Options {
             allow_hang: false,
             kernel_events: true,
             keep_events: None,
+            progress: false,
         }
     }
 }
@@ -190,6 +194,9 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     };
     let mut outcomes = Vec::new();
     for n in 0..attempts {
+        if opts.progress {
+            eprintln!("hugepunch replay: {name}: attempt {} of {attempts}", n + 1);
+        }
         let o = Attempt::run(trace, &plan, &layout, opts, (aim, n), &expect)?;
         if let (Some(dir), Some(text)) = (&opts.keep_events, &o.events_text) {
             std::fs::write(dir.join(format!("{name}.{n}.events")), text)?;

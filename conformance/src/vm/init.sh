@@ -2,8 +2,8 @@
 # /init of the guest that `hugepunch vm` boots: replays each trace of /corpus with
 # `hugepunch replay --json`, one at a time, so that a trace that hangs or oopses the kernel is
 # known by name and the others still run. Progress and markers go to the console (ttyS0),
-# results to ttyS1 (a file on the host). A replay that makes no progress for @HANG_SECS@ s is
-# a hang: the blocked tasks are dumped (sysrq w, then t) and the next trace runs.
+# results to ttyS1 (a file on the host). A replay that makes no progress (prints no line) for
+# @HANG_SECS@ s is a hang: the blocked tasks are dumped (sysrq w, then t) and the next trace runs.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -33,9 +33,16 @@ for t in /corpus/*.json; do
     n=${t##*/}
     r=/tmp/$n
     say begin "$n"
-    (hugepunch replay --json --allow-hang --attempts @ATTEMPTS@@WINDOW@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
+    (hugepunch replay --json --allow-hang --progress --attempts @ATTEMPTS@@WINDOW@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
+    # No progress (no new line from the replay: it says so as each attempt starts) for
+    # @HANG_SECS@ s is a hang; a slow replay of many attempts is not.
     s=0
-    while [ ! -e $r.rc ] && [ $s -lt @HANG_SECS@ ]; do sleep 1; s=$((s + 1)); done
+    seen=0
+    while [ ! -e $r.rc ] && [ $s -lt @HANG_SECS@ ]; do
+        sleep 1
+        now=$(wc -c < $r.err 2>/dev/null || echo 0)
+        if [ "$now" != "$seen" ]; then seen=$now; s=0; else s=$((s + 1)); fi
+    done
     if [ -e $r.rc ]; then
         { echo "@@result $n $(cat $r.rc)"; cat $r.out; echo "@@stderr $n"; cat $r.err; echo "@@end $n"; } | data
         say end "$n" rc=$(cat $r.rc)
