@@ -190,14 +190,7 @@ fn plural(n: usize) -> &'static str {
 
 /// `1234567` as `1,234,567`.
 fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let groups: Vec<&str> = digits
-        .as_bytes()
-        .rchunks(3)
-        .rev()
-        .map(|g| std::str::from_utf8(g).expect("ASCII digits"))
-        .collect();
-    groups.join(",")
+    checker::progress::thousands(n as u64)
 }
 
 fn runs(m: &Measure) -> String {

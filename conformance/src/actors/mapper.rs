@@ -243,14 +243,7 @@ fn window_touch(
     w: Window,
     shared: &SharedWords,
 ) -> Report {
-    let deadline = now_ns() + w.timeout_ms * 1_000_000;
-    let started = loop {
-        let t = shared.load(PUNCH_STARTED);
-        if t != 0 || now_ns() > deadline {
-            break t;
-        }
-        std::hint::spin_loop();
-    };
+    let started = spin_until_punch_started(w, shared);
     while now_ns() < started + w.delay_us * 1000 {
         std::hint::spin_loop();
     }
@@ -293,13 +286,7 @@ fn progress_touch(
         }
     };
     let deadline = now_ns() + w.timeout_ms * 1_000_000;
-    let started = loop {
-        let t = shared.load(PUNCH_STARTED);
-        if t != 0 || now_ns() > deadline {
-            break t;
-        }
-        std::hint::spin_loop();
-    };
+    let started = spin_until_punch_started(w, shared);
     loop {
         if shared.load(PUNCH_RETURNED) != 0 || now_ns() > deadline {
             let late_us = (now_ns() - started) / 1000;
@@ -405,5 +392,18 @@ fn handler_thread(uffd: &Uffd, m: &Mapping, cmds: &Chan<MapperCmd>, wake: &WakeP
             };
             report(out, &r);
         }
+    }
+}
+
+/// Spins until the manager says the punch started (its start time, ns) or `w.timeout_ms` has
+/// passed (0).
+fn spin_until_punch_started(w: Window, shared: &SharedWords) -> u64 {
+    let deadline = now_ns() + w.timeout_ms * 1_000_000;
+    loop {
+        let t = shared.load(PUNCH_STARTED);
+        if t != 0 || now_ns() > deadline {
+            return t;
+        }
+        std::hint::spin_loop();
     }
 }
