@@ -150,7 +150,12 @@ fn signalled_run_leaves_pool_as_found(name: &str, traces: &[&str], point: Point,
 
     let dir = corpus_dir(name, traces);
     let log = dir.join("stderr.txt");
-    let mut run = Command::new(env!("CARGO_BIN_EXE_hugepunch"))
+    // Through `env --default-signal`: a test run started in the background of a script inherits
+    // SIGINT and SIGQUIT ignored (POSIX), and so would hugepunch; the test is about the default
+    // dispositions a user's Ctrl-C or kill meets.
+    let mut run = Command::new("env")
+        .arg("--default-signal=HUP,INT,QUIT,TERM")
+        .arg(env!("CARGO_BIN_EXE_hugepunch"))
         .args([
             "host",
             "--setup",
