@@ -19,6 +19,8 @@
 //!   (`Kernel::race_window_open`, the model's one definition of the window);
 //! - kernel steps are free: the replay cannot order them, and the lock waits and page-cache
 //!   events it records are findings, not part of the verdict.
+//! - a trace that predicts a deadlock (its punch never returns) is shown only where `B`, once
+//!   the plan has run out, can reach a state in which no thread can move.
 //!
 //! Assumptions: the model's paths over-approximate what the kernel can do in each variant, and
 //! the replay observes exactly the plan (so a host that conforms to `T` showed `T`'s plan). Then
@@ -87,9 +89,13 @@ pub fn shows(t: &Trace, v: Variant) -> bool {
             stack.push((s, d));
         }
     }
+    // A trace that predicts a deadlock ends with the punch blocked for good: `B` shows it only
+    // if it can get stuck there too, not merely run the plan's acts (the punch's return is
+    // absent from the plan).
+    let hang = t.meta.predicts_hang();
     let mut actions = Vec::new();
     while let Some((s, d)) = stack.pop() {
-        if d.next == g.acts.len() {
+        if d.next == g.acts.len() && (!hang || stuck(&model, &s)) {
             return true;
         }
         model.actions(&s, &mut actions);
@@ -252,10 +258,20 @@ impl Guide<'_> {
     }
 }
 
+/// Whether no action of the model can change `s` (a deadlock or the end of every thread;
+/// the driver asks only once the plan, which never sees the punch return, has run out).
+fn stuck(model: &HugeModel, s: &HugeState) -> bool {
+    let mut actions = Vec::new();
+    model.actions(s, &mut actions);
+    actions
+        .into_iter()
+        .all(|a| model.next_state(s, a).is_none())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spec::McopyOrder;
+    use spec::{McopyOrder, Verdict};
 
     fn corpus() -> Vec<(String, Trace)> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces/corpus");
@@ -300,6 +316,25 @@ mod tests {
         let leak = by("v4_4.hole_freed_on_return.counterexample.json");
         for v in Variant::ALL {
             assert_eq!(leak.contains(&v), v.features().skips_mapped_page(), "{v}");
+        }
+    }
+
+    /// A trace that predicts a deadlock is shown exactly by the variants whose model can
+    /// violate its property in its configuration (the expected-verdict rules, from features).
+    #[test]
+    fn a_deadlock_is_shown_only_where_the_model_deadlocks() {
+        let hangs: Vec<_> = corpus()
+            .into_iter()
+            .filter(|(_, t)| t.meta.predicts_hang())
+            .collect();
+        assert!(!hangs.is_empty(), "the corpus has deadlock traces");
+        for (name, t) in hangs {
+            for v in Variant::ALL {
+                let violated = spec::verdict::expected(&t.meta.config.model_cfg(v))
+                    .iter()
+                    .any(|(id, verdict)| *id == t.meta.property && *verdict == Verdict::Violated);
+                assert_eq!(shows(&t, v), violated, "{name} in {v}");
+            }
         }
     }
 
