@@ -8,7 +8,7 @@
 //! `eventually` counterexamples that are not there). A state with no actions of its own is
 //! still terminal: that is a real end of a path.
 
-use spec::properties::{HugeModel, HugeState};
+use spec::properties::HugeModel;
 use stateright::{Model, Property};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,20 +17,13 @@ use std::sync::Arc;
 pub struct Bounded {
     pub inner: HugeModel,
     stop: Arc<AtomicBool>,
-    properties: Vec<Property<HugeModel>>,
 }
 
 impl Bounded {
     pub fn new(inner: HugeModel) -> Self {
-        let properties = inner.properties();
-        assert!(
-            properties.len() <= CONDITIONS.len(),
-            "more properties than trampolines"
-        );
         Bounded {
             inner,
             stop: Arc::new(AtomicBool::new(false)),
-            properties,
         }
     }
 
@@ -43,39 +36,6 @@ impl Bounded {
         self.stop.load(Ordering::Relaxed)
     }
 }
-
-/// The inner model's `i`th property, on the wrapper (a property is a plain `fn`).
-fn condition<const I: usize>(m: &Bounded, s: &HugeState) -> bool {
-    (m.properties[I].condition)(&m.inner, s)
-}
-
-type Condition = fn(&Bounded, &HugeState) -> bool;
-const CONDITIONS: [Condition; 24] = [
-    condition::<0>,
-    condition::<1>,
-    condition::<2>,
-    condition::<3>,
-    condition::<4>,
-    condition::<5>,
-    condition::<6>,
-    condition::<7>,
-    condition::<8>,
-    condition::<9>,
-    condition::<10>,
-    condition::<11>,
-    condition::<12>,
-    condition::<13>,
-    condition::<14>,
-    condition::<15>,
-    condition::<16>,
-    condition::<17>,
-    condition::<18>,
-    condition::<19>,
-    condition::<20>,
-    condition::<21>,
-    condition::<22>,
-    condition::<23>,
-];
 
 impl Model for Bounded {
     type State = <HugeModel as Model>::State;
@@ -100,18 +60,16 @@ impl Model for Bounded {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        self.properties
-            .iter()
-            .zip(CONDITIONS)
-            .map(|(p, condition)| Property {
-                expectation: p.expectation.clone(),
-                name: p.name,
-                condition,
-            })
-            .collect()
+        crate::wrapped::properties()
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
         Model::within_boundary(&self.inner, state)
+    }
+}
+
+impl crate::wrapped::Wraps for Bounded {
+    fn wrapped(&self) -> &HugeModel {
+        &self.inner
     }
 }

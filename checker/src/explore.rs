@@ -23,7 +23,7 @@ use crate::run::Action;
 use clap::Args;
 use spec::ids::Tid;
 use spec::msg::Msg;
-use spec::{HugeModel, HugeState, ModelCfg, Variant, PROPERTIES};
+use spec::{HugeModel, HugeState, ModelCfg, Variant};
 use stateright::actor::{ActorModelAction, Id};
 use stateright::{Model, Path, Property};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -155,32 +155,6 @@ impl Explorable {
     }
 }
 
-/// Property `I` of [`PROPERTIES`], on the wrapped model.
-fn condition<const I: usize>(m: &Explorable, s: &HugeState) -> bool {
-    (PROPERTIES[I].condition)(&m.model, s)
-}
-
-type Condition = fn(&Explorable, &HugeState) -> bool;
-
-/// One per property, in order (the length is checked against `PROPERTIES` at compile time).
-const CONDITIONS: [Condition; PROPERTIES.len()] = [
-    condition::<0>,
-    condition::<1>,
-    condition::<2>,
-    condition::<3>,
-    condition::<4>,
-    condition::<5>,
-    condition::<6>,
-    condition::<7>,
-    condition::<8>,
-    condition::<9>,
-    condition::<10>,
-    condition::<11>,
-    condition::<12>,
-    condition::<13>,
-    condition::<14>,
-];
-
 impl Model for Explorable {
     type State = HugeState;
     type Action = Action;
@@ -239,19 +213,17 @@ impl Model for Explorable {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        PROPERTIES
-            .iter()
-            .zip(CONDITIONS)
-            .map(|(p, condition)| Property {
-                expectation: p.expectation.clone(),
-                name: p.sentence,
-                condition,
-            })
-            .collect()
+        crate::wrapped::properties()
     }
 
     fn within_boundary(&self, state: &HugeState) -> bool {
         Model::within_boundary(&self.model, state)
+    }
+}
+
+impl crate::wrapped::Wraps for Explorable {
+    fn wrapped(&self) -> &HugeModel {
+        &self.model
     }
 }
 

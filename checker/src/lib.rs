@@ -17,3 +17,4 @@ pub mod run;
 pub mod separate;
 pub mod shortest;
 pub mod vm_cli;
+pub mod wrapped;
