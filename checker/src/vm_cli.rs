@@ -143,7 +143,7 @@ pub fn command(args: VmArgs) -> ExitCode {
         .filter(|r| match args.expect {
             None => false,
             Some(Expect::Caught) => !r.summary.caught(),
-            Some(Expect::Clean) => !r.summary.clean(),
+            Some(Expect::Clean) => !r.clean(),
         })
         .collect();
     for r in &unmet {
@@ -157,6 +157,9 @@ pub fn command(args: VmArgs) -> ExitCode {
                  replayed)"
             }
         );
+        for l in r.why() {
+            eprintln!("hugepunch vm: {}: {l}", r.guest.kernel_name);
+        }
     }
     if unmet.is_empty() {
         ExitCode::SUCCESS

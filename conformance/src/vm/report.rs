@@ -136,6 +136,25 @@ impl Summary {
     pub fn clean(&self) -> bool {
         !self.caught() && self.buggy_conformed.is_empty() && self.errors.is_empty()
     }
+
+    /// One line per non-empty entry, as the text report and `--expect`'s failure print them.
+    pub fn lines(&self) -> Vec<String> {
+        [
+            ("violation observed", &self.violation_observed),
+            ("kernel oops/BUG", &self.oops),
+            ("hangs", &self.hangs),
+            (
+                "fixed-variant traces diverging",
+                &self.fixed_variant_diverges,
+            ),
+            ("buggy variants conformed to", &self.buggy_conformed),
+            ("traces not replayed (harness errors)", &self.errors),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(what, v)| format!("{what}: {}", v.join("; ")))
+        .collect()
+    }
 }
 
 /// The report of one guest run.
@@ -242,6 +261,37 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Separation,
 }
 
 impl VmReport {
+    /// `--expect clean`: the summary is clean and the guest ran every trace (a guest that went
+    /// silent or died part-way has not shown the rest clean).
+    pub fn clean(&self) -> bool {
+        self.summary.clean() && self.guest.not_run.is_empty()
+    }
+
+    /// What the report says, for a failed `--expect`: the summary's lines, the traces not
+    /// run and why the guest stopped early.
+    pub fn why(&self) -> Vec<String> {
+        let mut v = self.summary.lines();
+        if !self.guest.not_run.is_empty() {
+            v.push(format!("not run: {}", self.guest.not_run.join(", ")));
+        }
+        v.extend(
+            self.guest
+                .stopped
+                .iter()
+                .map(|w| format!("the guest stopped early: {w}")),
+        );
+        v.extend(self.traces.iter().filter_map(|t| match t {
+            VmTrace::Stopped(st) => Some(format!(
+                "{}: {} {}",
+                st.trace,
+                st.verdict.name(),
+                st.stderr.lines().last().unwrap_or("")
+            )),
+            VmTrace::Replayed(_) => None,
+        }));
+        v
+    }
+
     /// The conformance table, as `hugepunch host` prints it, with the guest's lines.
     pub fn text(&self) -> String {
         let g = &self.guest;
@@ -298,18 +348,8 @@ impl VmReport {
         if let Some(why) = &g.stopped {
             let _ = writeln!(s, "the guest stopped early: {why}");
         }
-        let m = &self.summary;
-        for (what, v) in [
-            ("violation observed", &m.violation_observed),
-            ("kernel oops/BUG", &m.oops),
-            ("hangs", &m.hangs),
-            ("fixed-variant traces diverging", &m.fixed_variant_diverges),
-            ("buggy variants conformed to", &m.buggy_conformed),
-            ("traces not replayed (harness errors)", &m.errors),
-        ] {
-            if !v.is_empty() {
-                let _ = writeln!(s, "{what}: {}", v.join("; "));
-            }
+        for l in self.summary.lines() {
+            let _ = writeln!(s, "{l}");
         }
         s.push_str(&self.separation.text());
         let _ = writeln!(
@@ -517,6 +557,48 @@ mod tests {
         assert!(!summary.caught());
         assert!(!summary.clean());
         assert_eq!(summary.errors.len(), 1, "{summary:?}");
+    }
+
+    /// A guest that went silent part-way is not clean even when every trace it did run was:
+    /// the rest were never shown. `--expect`'s failure names them.
+    #[test]
+    fn traces_not_run_are_not_clean() {
+        let name = "v6_1.punch_frees_hole.witness.json";
+        let trace = corpus_trace(name);
+        let (separation, summary) = conclude(&[(name.into(), &trace)], &[]);
+        let guest = |not_run: Vec<String>| GuestInfo {
+            kernel_name: "debian-6.1".into(),
+            kernel_image: "bzImage".into(),
+            accel: "tcg".into(),
+            boot_s: None,
+            replay_s: None,
+            cpus: None,
+            hugepages: None,
+            numa_nodes: None,
+            node_hugepages: None,
+            not_run,
+            stopped: Some("no console output for 600 s".into()),
+            console_log: None,
+        };
+        let report = |not_run| VmReport {
+            kernel: "6.1".into(),
+            separation: separation.clone(),
+            traces: vec![],
+            refused: vec![],
+            guest: guest(not_run),
+            summary: summary.clone(),
+        };
+        assert!(summary.clean());
+        assert!(report(vec![]).clean());
+        let silent = report(vec![name.into()]);
+        assert!(!silent.clean());
+        assert_eq!(
+            silent.why(),
+            [
+                format!("not run: {name}"),
+                "the guest stopped early: no console output for 600 s".to_string()
+            ]
+        );
     }
 
     /// A kernel BUG during a replay is an `oops` verdict with the lines verbatim, even though
