@@ -3,6 +3,7 @@
 //! also after SIGKILL. One test: it forks, and tracefs state is global.
 //! Needs root and tracefs; fails with a message saying so otherwise.
 
+use conformance::evidence::events::IndexUnit;
 use conformance::evidence::record::Recorder;
 use conformance::evidence::Kind;
 use conformance::sys::host::mounts_of_type;
@@ -69,12 +70,17 @@ fn records_only_the_followed_process_and_leaves_nothing() {
         r.events.iter().all(|e| e.tgid == Some(child.pid())),
         "only the child is recorded"
     );
+    let unit = IndexUnit::of(&r.events, ino, 2 << 20);
     let of_file = |want_delete: bool| {
         r.events
             .iter()
             .filter_map(|e| match &e.kind {
-                Kind::CacheAdd(c) if !want_delete && c.ino == ino => Some(c.huge_index(2 << 20)),
-                Kind::CacheDelete(c) if want_delete && c.ino == ino => Some(c.huge_index(2 << 20)),
+                Kind::CacheAdd(c) if !want_delete && c.ino == ino => {
+                    Some(c.huge_index(unit, 2 << 20))
+                }
+                Kind::CacheDelete(c) if want_delete && c.ino == ino => {
+                    Some(c.huge_index(unit, 2 << 20))
+                }
                 _ => None,
             })
             .collect::<Vec<_>>()

@@ -60,17 +60,47 @@ pub struct CachePage {
     pub pfn: u64,
     /// `ofs=`: the page-cache index times the base page size.
     pub offset: u64,
-    /// `order=` (Linux 6.7+, where hugetlb indexes its page cache in base pages); absent before,
-    /// where a hugetlb index counts huge pages.
+    /// `order=`, where the kernel prints it (6.1 does, 5.10 does not). It does not say how
+    /// the index counts: see [`IndexUnit`].
     pub order: Option<u8>,
+}
+
+/// What a hugetlbfs page-cache index counts. Huge pages until "mm/filemap: remove hugetlb
+/// special casing in filemap.c" (Linux 6.7, also backported to some 6.6 trees), base pages
+/// since; `ofs=` is the index times the base page size either way, so a kernel version or the
+/// `order=` field (printed by 6.1 too, with huge-page indices) cannot tell them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexUnit {
+    HugePages,
+    BasePages,
+}
+
+impl IndexUnit {
+    /// Read from the file's own page-cache events: with base-page indices every huge page's
+    /// `ofs` is a multiple of the huge page size; with huge-page indices consecutive pages are
+    /// a base page apart, and a replay's recording always holds the padding's consecutive
+    /// pages. A recording whose only page is index 0 reads the same either way.
+    pub fn of(events: &[Event], ino: u64, huge_page_size: u64) -> IndexUnit {
+        let unaligned = events.iter().any(|e| match &e.kind {
+            Kind::CacheAdd(c) | Kind::CacheDelete(c) => {
+                c.ino == ino && c.offset % huge_page_size != 0
+            }
+            _ => false,
+        });
+        if unaligned {
+            IndexUnit::HugePages
+        } else {
+            IndexUnit::BasePages
+        }
+    }
 }
 
 impl CachePage {
     /// The huge page index in the file, for huge pages of `huge_page_size` bytes.
-    pub fn huge_index(&self, huge_page_size: u64) -> u64 {
-        match self.order {
-            Some(_) => self.offset / huge_page_size,
-            None => self.offset >> 12,
+    pub fn huge_index(&self, unit: IndexUnit, huge_page_size: u64) -> u64 {
+        match unit {
+            IndexUnit::BasePages => self.offset / huge_page_size,
+            IndexUnit::HugePages => self.offset >> 12,
         }
     }
 }
@@ -349,7 +379,13 @@ mod tests {
         let Kind::CacheDelete(p) = &ev[0].kind else {
             panic!("{:?}", ev[0])
         };
-        assert_eq!((p.ino, p.huge_index(2 << 20)), (0x3d03, 1));
+        assert_eq!(
+            (
+                p.ino,
+                p.huge_index(IndexUnit::of(&ev, 0x3d03, 2 << 20), 2 << 20)
+            ),
+            (0x3d03, 1)
+        );
         assert_eq!((ev[1].tid, ev[1].tgid, ev[1].cpu), (9212, Some(9200), 1));
         assert_eq!(
             ev[1].kind,
@@ -402,15 +438,40 @@ mod tests {
         assert_eq!(LockKind::from_flags("PERCPU|READ"), LockKind::Other);
     }
 
+    /// Debian 12's 6.1 prints `order=9` and indexes hugetlb pages in huge pages; 6.18 prints
+    /// the same fields with base-page indices. The unit comes from the offsets, not the fields.
     #[test]
-    fn an_index_in_huge_pages_before_6_7() {
-        let p = CachePage {
-            ino: 1,
-            pfn: 0,
-            offset: 3 << 12,
-            order: None,
+    fn the_index_unit_comes_from_the_offsets() {
+        let line = |ofs: u64| {
+            format!(
+                "   hp-manager-870     (    870) [001] d..2.   61.000001: \
+                 mm_filemap_delete_from_page_cache: dev 0:17 ino 4a pfn=0x164000 ofs={ofs} order=9\n"
+            )
         };
-        assert_eq!(p.huge_index(2 << 20), 3);
+        let index = |offsets: &[u64]| {
+            let ev = parse(&offsets.iter().map(|&o| line(o)).collect::<String>()).unwrap();
+            let unit = IndexUnit::of(&ev, 0x4a, 2 << 20);
+            let idx: Vec<u64> = ev
+                .iter()
+                .map(|e| match &e.kind {
+                    Kind::CacheDelete(c) => c.huge_index(unit, 2 << 20),
+                    k => panic!("{k:?}"),
+                })
+                .collect();
+            (unit, idx)
+        };
+        // 6.1: pages 0, 1, 2 at ofs 0, 4096, 8192.
+        assert_eq!(
+            index(&[0, 4096, 8192]),
+            (IndexUnit::HugePages, vec![0, 1, 2])
+        );
+        // 6.7+: the same pages at ofs 0, 2 MiB, 4 MiB.
+        assert_eq!(
+            index(&[0, 2 << 20, 4 << 20]),
+            (IndexUnit::BasePages, vec![0, 1, 2])
+        );
+        // One page at index 0 is page 0 either way.
+        assert_eq!(index(&[0]).1, vec![0]);
     }
 
     #[test]

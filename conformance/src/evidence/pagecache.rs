@@ -2,7 +2,7 @@
 //! trace predicts (`remove_inode_hugepages` walks the hole in index order), and a page added to
 //! the hole after the punch returned (hole reuse, `UFFDIO_COPY`) is the one the trace predicts.
 
-use super::events::{Event, Kind};
+use super::events::{Event, IndexUnit, Kind};
 use super::window::{punch, Subject};
 use serde::{Deserialize, Serialize};
 
@@ -53,9 +53,10 @@ fn first_difference(p: &Predicted, want: &[u64], got: &[u64]) -> Option<String> 
 /// Compares the page-cache events of the file with `p`.
 pub fn check(events: &[Event], s: &Subject, p: &Predicted) -> PageCache {
     let mut differences = Vec::new();
+    let unit = IndexUnit::of(events, s.ino, s.huge_page_size);
     let of_file = |e: &Event| match &e.kind {
         Kind::CacheAdd(c) | Kind::CacheDelete(c) if c.ino == s.ino => {
-            Some(c.huge_index(s.huge_page_size))
+            Some(c.huge_index(unit, s.huge_page_size))
         }
         _ => None,
     };

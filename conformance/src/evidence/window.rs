@@ -6,7 +6,7 @@
 //! touch is followed at once by `getrusage` (its fault count), so that is an upper bound on
 //! the fault's end taken from the kernel itself.
 
-use super::events::{syscall_arg, Event, Kind};
+use super::events::{syscall_arg, Event, IndexUnit, Kind};
 use serde::{Deserialize, Serialize};
 
 /// `FALLOC_FL_PUNCH_HOLE`.
@@ -158,9 +158,10 @@ pub fn confirm(events: &[Event], s: &Subject, touch: &Touch) -> KernelWindow {
     w.punch_end_us = p1.map(us);
     let lo = touch.base + touch.page * s.huge_page_size;
     let on_page = |a: u64| (lo..lo + s.huge_page_size).contains(&a);
+    let unit = IndexUnit::of(events, s.ino, s.huge_page_size);
     let is_page = |e: &Event| match &e.kind {
         Kind::CacheAdd(c) | Kind::CacheDelete(c) => {
-            c.ino == s.ino && c.huge_index(s.huge_page_size) == touch.page
+            c.ino == s.ino && c.huge_index(unit, s.huge_page_size) == touch.page
         }
         _ => false,
     };

@@ -41,7 +41,15 @@ for t in /corpus/*.json; do
     while [ ! -e $r.rc ] && [ $s -lt @HANG_SECS@ ]; do
         sleep 1
         now=$(wc -c < $r.err 2>/dev/null || echo 0)
-        if [ "$now" != "$seen" ]; then seen=$now; s=0; else s=$((s + 1)); fi
+        # Each new line goes to the console too: the host's silence watchdog then fires only
+        # when the guest itself stops (its init starved or the kernel stuck), not on a long replay.
+        if [ "$now" != "$seen" ]; then
+            seen=$now
+            s=0
+            say progress "$n" "$(tail -n 1 $r.err)"
+        else
+            s=$((s + 1))
+        fi
     done
     if [ -e $r.rc ]; then
         { echo "@@result $n $(cat $r.rc)"; cat $r.out; echo "@@stderr $n"; cat $r.err; echo "@@end $n"; } | data
