@@ -94,9 +94,17 @@ fn command(b: &Boot) -> Command {
         .arg(&b.initrd)
         .arg("-append")
         .arg(&b.append)
-        .args(["-serial", "stdio", "-serial"])
+        // The console multiplexed on stdio: `C-a b` on stdin sends a break on the serial line,
+        // which the guest's kernel reads as magic sysrq (see `SYSRQ_ON_SILENCE`).
+        .args([
+            "-chardev",
+            "stdio,id=console,mux=on,signal=off",
+            "-serial",
+            "chardev:console",
+            "-serial",
+        ])
         .arg(format!("file:{}", b.data.display()))
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
@@ -133,11 +141,23 @@ pub fn hugepages_param(nodes: u8, pages_per_node: u64) -> String {
     format!("hugepages={}", each.join(","))
 }
 
+/// What a guest that has printed nothing for the silence time is sent before it is given up
+/// on: a break on the serial line and a sysrq key, each (`C-a b` is qemu's mux escape for a
+/// break): the backtraces of the CPUs that are running (`l`), the blocked tasks (`w`) and
+/// every task (`t`). A kernel that is alive prints them; a guest that is frozen (qemu, or every
+/// vCPU stuck with interrupts off) prints nothing, and the report says which.
+const SYSRQ_ON_SILENCE: &[u8] = b"\x01bl\x01bw\x01bt";
+
+/// How long a silent guest has, after the sysrq keys, to print their dumps.
+const SYSRQ_GRACE: Duration = Duration::from_secs(60);
+
 /// Boots the guest and reads its console until it powers off, panics, or prints nothing for
-/// `silence`. `each` sees every line as it comes (progress on stderr).
+/// `silence` (then the sysrq keys above, and it is stopped). `each` sees every line as it
+/// comes (progress on stderr).
 pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Run, String> {
     let started = Instant::now();
     let mut guest = Guarded::spawn(&mut command(b)).map_err(|e| format!("{QEMU}: {e}"))?;
+    let mut keys = guest.child().stdin.take().expect("piped");
     let (tx, rx) = mpsc::channel::<String>();
     let stdout = guest.child().stdout.take().expect("piped");
     let stderr = guest.child().stderr.take().expect("piped");
@@ -162,10 +182,20 @@ pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Ru
     let mut console = Vec::new();
     let (mut booted, mut done) = (None, None);
     let mut stopped = None;
+    // Set once the silent guest was sent the sysrq keys: when, and the console lines by then.
+    let mut poked: Option<(Instant, usize)> = None;
     loop {
-        match rx.recv_timeout(silence) {
+        let wait = match poked {
+            None => silence,
+            Some((at, _)) => SYSRQ_GRACE.saturating_sub(at.elapsed()),
+        };
+        match rx.recv_timeout(wait) {
             Ok(line) => {
                 each(&line);
+                // The init speaking again: the guest was slow, not stuck.
+                if line.starts_with("@@hugepunch-vm ") {
+                    poked = None;
+                }
                 match t.feed(&line) {
                     Some(Marker::Start(_)) => booted = Some(started.elapsed()),
                     Some(Marker::Done) => done = Some(started.elapsed()),
@@ -178,13 +208,25 @@ pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Ru
                 }
                 console.push(line);
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                stopped = Some(format!(
-                    "the guest printed nothing for {} s",
-                    silence.as_secs()
-                ));
-                break;
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => match poked {
+                None => {
+                    use std::io::Write as _;
+                    let sent = keys.write_all(SYSRQ_ON_SILENCE).and_then(|()| keys.flush());
+                    if let Err(e) = sent {
+                        stopped = Some(format!(
+                            "the guest printed nothing for {} s (the sysrq keys could not be \
+                             sent: {e})",
+                            silence.as_secs()
+                        ));
+                        break;
+                    }
+                    poked = Some((Instant::now(), console.len()));
+                }
+                Some((_, before)) => {
+                    stopped = Some(silent_guest(silence, console.len() - before));
+                    break;
+                }
+            },
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -201,6 +243,24 @@ pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Ru
         replay_s: booted.map(|d| (end - d).as_secs_f64()),
         stopped,
     })
+}
+
+/// Why a silent guest was stopped, and what the sysrq keys it was sent made it print.
+fn silent_guest(silence: Duration, dumped: usize) -> String {
+    let s = silence.as_secs();
+    if dumped == 0 {
+        format!(
+            "the guest printed nothing for {s} s, nor for {} s after a sysrq break (l, w, t): \
+             the guest as a whole is stuck (every vCPU, or qemu), not a task",
+            SYSRQ_GRACE.as_secs()
+        )
+    } else {
+        format!(
+            "the guest printed nothing for {s} s; a sysrq break (l, w, t) then printed {dumped} \
+             console lines (its kernel was alive: the CPUs' backtraces and the tasks are in the \
+             console, `--keep`)"
+        )
+    }
 }
 
 /// KVM when `/dev/kvm` is there and a short probe boot reaches the init, else TCG.
