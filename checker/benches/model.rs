@@ -24,7 +24,7 @@
 
 mod versus;
 
-use spec::properties::{HugeModel, PROPERTIES};
+use spec::properties::HugeModel;
 use spec::{ModelCfg, Variant};
 use stateright::actor::{ActorModel, Network};
 use stateright::{Checker, CheckerBuilder, Model};
@@ -109,8 +109,11 @@ fn model(cfg: &ModelCfg, with_no_deadlock: bool) -> HugeModel {
     let mut model = ActorModel::new(cfg.clone(), ())
         .actors(spec::node::nodes(cfg))
         .init_network(Network::new_unordered_nonduplicating([]));
-    for p in PROPERTIES.iter().filter(|p| p.id != "no_deadlock") {
-        model = model.property(p.expectation.clone(), p.sentence, p.condition);
+    for p in spec::properties::properties::<HugeModel>()
+        .into_iter()
+        .filter(|p| p.name != spec::properties::by_id("no_deadlock").unwrap().sentence)
+    {
+        model = model.property(p.expectation, p.name, p.condition);
     }
     model
 }
@@ -455,6 +458,8 @@ fn main() {
         println!("# hugepunch model-checking benchmark: old build against new\n");
         machine();
         versus::versus(old);
+        println!("\nload average: {}", load());
+        versus::reduced();
         println!("\nload average at end: {}", load());
         return;
     }

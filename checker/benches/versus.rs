@@ -29,6 +29,11 @@ struct Run {
 
 /// One `check --json` under GNU time.
 fn run(bin: &str, args: &str) -> Run {
+    run_json(bin, args).0
+}
+
+/// One `check --json` under GNU time, and its JSON.
+fn run_json(bin: &str, args: &str) -> (Run, serde_json::Value) {
     let out = Command::new("/usr/bin/time")
         .args(["-f", "TIME %U %S %e %M", bin, "check", "--json"])
         .args(args.split_whitespace())
@@ -47,13 +52,14 @@ fn run(bin: &str, args: &str) -> Run {
         .split_whitespace()
         .map(|x| x.parse().expect("a number"))
         .collect();
-    Run {
+    let r = Run {
         unique: v["unique_states"].as_u64().expect("unique_states"),
         states: v["states"].as_u64().expect("states"),
         cpu: t[0] + t[1],
         wall: t[2],
         max_rss: t[3] as u64 * 1024,
-    }
+    };
+    (r, json)
 }
 
 fn best(a: Run, b: Run) -> Run {
@@ -110,3 +116,55 @@ pub fn versus(old: &str) {
         println!("| `{args}` | {cpu:.2}x | {wall:.2}x |");
     }
 }
+
+/// The partial-order reduction of the new build (`--por`; the old one has none), on the
+/// configurations of the targets: every variant at 3 mappers x 2 touches, and at the
+/// default with one migrator. Each run is stopped at 30 s of wall time (the target) and then
+/// says so.
+pub fn reduced() {
+    let new = env!("CARGO_BIN_EXE_hugepunch");
+    println!("\n## Partial-order reduction (new build only, `--por`, one thread, stopped at 30 s wall)\n");
+    println!("| configuration | search | states | unique | CPU s | wall s | stop | every verdict decided and as expected |");
+    println!("|---|---|--:|--:|--:|--:|---|---|");
+    for variant in VARIANTS {
+        for cfg in [
+            "--mappers 3 --touches 2 --dfs --por",
+            "--migrators 1 --dfs --por",
+            "--migrators 1 --dfs",
+        ] {
+            let args = format!("--variant {variant} {cfg} --max-seconds 30");
+            let (r, json) = run_json(new, &args);
+            let v = &json["variants"][0];
+            println!(
+                "| `{variant} {cfg}` | {} | {} | {} | {:.2} | {:.2} | {} | {} |",
+                v["search"].as_str().unwrap_or("?"),
+                r.states,
+                r.unique,
+                r.cpu,
+                r.wall,
+                v["stop"].as_str().unwrap_or("?"),
+                if v["properties"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().all(|p| p["verdict"] == p["expected"]))
+                {
+                    "yes"
+                } else {
+                    "no"
+                },
+            );
+        }
+    }
+}
+
+/// The variants, as `hugepunch check --variant` takes them.
+const VARIANTS: [&str; 9] = [
+    "v4_4",
+    "v4_5",
+    "hole_marker",
+    "hole_marker_fixed",
+    "v5_7",
+    "v5_10",
+    "v5_10_unlocked",
+    "v6_1",
+    "v6_17",
+];

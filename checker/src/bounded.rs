@@ -8,19 +8,19 @@
 //! `eventually` counterexamples that are not there). A state with no actions of its own is
 //! still terminal: that is a real end of a path.
 
-use spec::properties::HugeModel;
+use spec::engine::Engine;
 use stateright::{Model, Property};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The model of a run, with a stop switch.
 pub struct Bounded {
-    pub inner: HugeModel,
+    pub inner: Engine,
     stop: Arc<AtomicBool>,
 }
 
 impl Bounded {
-    pub fn new(inner: HugeModel) -> Self {
+    pub fn new(inner: Engine) -> Self {
         Bounded {
             inner,
             stop: Arc::new(AtomicBool::new(false)),
@@ -38,8 +38,8 @@ impl Bounded {
 }
 
 impl Model for Bounded {
-    type State = <HugeModel as Model>::State;
-    type Action = <HugeModel as Model>::Action;
+    type State = <Engine as Model>::State;
+    type Action = <Engine as Model>::Action;
 
     fn init_states(&self) -> Vec<Self::State> {
         self.inner.init_states()
@@ -69,7 +69,8 @@ impl Model for Bounded {
 }
 
 impl crate::wrapped::Wraps for Bounded {
-    fn wrapped(&self) -> &HugeModel {
+    type Inner = Engine;
+    fn wrapped(&self) -> &Engine {
         &self.inner
     }
 }

@@ -56,6 +56,11 @@ pub struct CheckArgs {
     /// With --dfs, do not reduce by symmetry.
     #[arg(long)]
     pub no_symmetry: bool,
+    /// Partial-order reduction: take a process thread's step as soon as it is enabled (same
+    /// verdicts and reachable kernel states, far fewer states; counterexamples are then valid
+    /// but not the shortest). See spec/src/engine/por.rs.
+    #[arg(long)]
+    pub por: bool,
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -110,6 +115,7 @@ pub fn check(args: CheckArgs) -> ExitCode {
     let opts = SearchOpts {
         dfs: args.dfs,
         symmetry: !args.no_symmetry,
+        por: args.por,
         threads: args.threads,
         max_states: args.max_states,
         max_time: args.max_seconds,

@@ -125,7 +125,7 @@ pub fn generate() -> Vec<(String, Trace)> {
     let mut out = Vec::new();
     for c in configs() {
         let model = c.cfg.clone().into_model();
-        let found = shortest::discoveries(&model);
+        let found = shortest::discoveries_of(&c.cfg);
         for p in &PROPERTIES {
             if c.only.is_some_and(|only| !only.contains(&p.id)) {
                 continue;

@@ -222,6 +222,7 @@ impl Model for Explorable {
 }
 
 impl crate::wrapped::Wraps for Explorable {
+    type Inner = HugeModel;
     fn wrapped(&self) -> &HugeModel {
         &self.model
     }

@@ -18,6 +18,8 @@ pub struct SearchOpts {
     pub dfs: bool,
     /// Symmetry reduction over mappers; only depth-first search uses it (Stateright 0.31).
     pub symmetry: bool,
+    /// Partial-order reduction (`spec::engine::Engine::reduced`).
+    pub por: bool,
     /// Checker threads. Breadth-first with more than one does not give shortest paths.
     pub threads: usize,
     /// Stop once this many states have been generated.
@@ -29,10 +31,17 @@ pub struct SearchOpts {
 impl SearchOpts {
     /// The search as run on `cfg` (symmetry only where it applies to the model).
     pub fn mode(&self, cfg: &ModelCfg) -> &'static str {
-        match (self.dfs, self.symmetry && spec::symmetry::applies(cfg)) {
-            (true, true) => "dfs+symmetry",
-            (true, false) => "dfs",
-            (false, _) => "bfs",
+        match (
+            self.dfs,
+            self.symmetry && spec::symmetry::applies(cfg),
+            self.por,
+        ) {
+            (true, true, false) => "dfs+symmetry",
+            (true, false, false) => "dfs",
+            (false, _, false) => "bfs",
+            (true, true, true) => "dfs+symmetry+por",
+            (true, false, true) => "dfs+por",
+            (false, _, true) => "bfs+por",
         }
     }
 }
@@ -155,14 +164,19 @@ fn expectation_name(e: &stateright::Expectation) -> &'static str {
 /// Checks one configuration exhaustively.
 pub fn run(cfg: &ModelCfg, opts: SearchOpts, progress: &Progress) -> Run {
     let start = Instant::now();
-    let model = Bounded::new(cfg.clone().into_model());
+    let engine = if opts.por {
+        spec::engine::Engine::reduced(cfg)
+    } else {
+        spec::engine::Engine::new(cfg)
+    };
+    let model = Bounded::new(engine);
     let switch = model.switch();
     let mut builder: CheckerBuilder<Bounded> = model.checker().threads(opts.threads.max(1));
     if let Some(n) = opts.max_states {
         builder = builder.target_state_count(n);
     }
     if opts.dfs && opts.symmetry {
-        builder = builder.symmetry_fn(spec::symmetry::representative);
+        builder = builder.symmetry_fn(spec::symmetry::representative_sys);
     }
     if opts.dfs {
         finish(builder.spawn_dfs(), cfg, opts, start, progress, &switch)
@@ -227,6 +241,8 @@ fn finish(
     let expected: BTreeMap<_, _> = verdict::expected(cfg).into_iter().collect();
     let mut discoveries = BTreeMap::new();
     let mut properties = Vec::new();
+    // Discoveries are shown as paths of the actor model: the same actions, its states.
+    let actor = checker.model().inner.actor_model();
     for p in checker.model().properties() {
         let prop = by_sentence(p.name).expect("every model property is in PROPERTIES");
         let found = checker.discovery(p.name);
@@ -237,6 +253,7 @@ fn finish(
             expected: expected[prop.id],
         });
         if let Some(path) = found {
+            let path = checker.model().inner.path_to_actor(&actor, path);
             discoveries.insert(prop.id, path);
         }
     }

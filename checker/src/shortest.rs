@@ -7,31 +7,50 @@
 //! and the same on every run.
 
 use crate::run::{Action, Discovery};
-use spec::properties::{HugeModel, HugeState, Prop, PROPERTIES};
+use spec::engine::Engine;
+use spec::properties::{Checked, HugeModel, Prop, PROPERTIES};
+use spec::ModelCfg;
 use stateright::{Expectation, Model, Path};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
 
 /// A state's fingerprint: a stable hash (`DefaultHasher` with fixed keys).
-fn fingerprint(s: &HugeState) -> u64 {
+fn fingerprint<S: Hash>(s: &S) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(s)
 }
 
 /// Whether a state is where `p`'s discovery ends: it violates an always property, satisfies
 /// a sometimes property, or is terminal without an eventually property (the model's
 /// eventually conditions are monotone ghost flags, so not holding at the end means never).
-fn hit(model: &HugeModel, p: &Prop, s: &HugeState, terminal: bool) -> bool {
+fn hit<M: Checked>(model: &M, p: &Prop, s: &M::State, terminal: bool) -> bool {
     match p.expectation {
-        Expectation::Always => !(p.condition)(model, s),
-        Expectation::Sometimes => (p.condition)(model, s),
-        Expectation::Eventually => terminal && !(p.condition)(model, s),
+        Expectation::Always => !p.holds(model, s),
+        Expectation::Sometimes => p.holds(model, s),
+        Expectation::Eventually => terminal && !p.holds(model, s),
     }
 }
 
+/// The shortest discovery of every property that has one in configuration `cfg`, by property
+/// id: searched with the engine, shown as paths of the actor model (the same actions).
+pub fn discoveries_of(cfg: &ModelCfg) -> BTreeMap<&'static str, Discovery> {
+    let engine = Engine::new(cfg);
+    let actor = engine.actor_model();
+    discoveries(&engine)
+        .into_iter()
+        .map(|(id, path)| (id, engine.path_to_actor(&actor, path)))
+        .collect()
+}
+
 /// The shortest discovery of every property that has one, by property id.
-pub fn discoveries(model: &HugeModel) -> BTreeMap<&'static str, Discovery> {
-    let mut parents: HashMap<u64, Option<(u64, Action)>> = HashMap::new();
+#[allow(clippy::type_complexity)]
+pub fn discoveries<M>(model: &M) -> BTreeMap<&'static str, Path<M::State, M::Action>>
+where
+    M: Checked,
+    M::State: Hash + Clone + PartialEq,
+    M::Action: Clone + PartialEq,
+{
+    let mut parents: HashMap<u64, Option<(u64, M::Action)>> = HashMap::new();
     let mut found: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut queue = VecDeque::new();
     for s in model.init_states() {

@@ -1,25 +1,27 @@
-//! The spec's properties on a model that wraps the spec's model (the Explorer's renaming model,
-//! the `--max-seconds` stop switch). A Stateright property is a plain `fn` of the wrapper, so
-//! each property gets a trampoline that passes the wrapped model on.
+//! The spec's properties on a model that wraps a model of the spec (the Explorer's renaming
+//! model, the `--max-seconds` stop switch). A Stateright property is a plain `fn` of the
+//! wrapper, so each property gets a trampoline that passes the wrapped model on.
 
-use spec::properties::{HugeModel, HugeState};
+use spec::properties::Checked;
 use spec::PROPERTIES;
 use stateright::{Model, Property};
 
-/// A model built around the spec's model, whose properties are the spec's.
-pub trait Wraps: Model<State = HugeState> {
-    fn wrapped(&self) -> &HugeModel;
+/// A model built around a model of the spec ([`spec::HugeModel`] or [`spec::engine::Engine`]),
+/// whose properties are the spec's.
+pub trait Wraps: Model {
+    type Inner: Checked<State = Self::State>;
+    fn wrapped(&self) -> &Self::Inner;
 }
 
 /// Property `I` of [`PROPERTIES`], on the wrapped model.
-fn condition<W: Wraps, const I: usize>(m: &W, s: &HugeState) -> bool {
-    (PROPERTIES[I].condition)(m.wrapped(), s)
+fn condition<W: Wraps, const I: usize>(m: &W, s: &W::State) -> bool {
+    PROPERTIES[I].holds(m.wrapped(), s)
 }
 
 /// [`PROPERTIES`] as properties of the wrapper `W`, in order (the trampolines' count is
 /// checked against `PROPERTIES` at compile time).
 pub fn properties<W: Wraps>() -> Vec<Property<W>> {
-    let conditions: [fn(&W, &HugeState) -> bool; PROPERTIES.len()] = [
+    let conditions: [fn(&W, &W::State) -> bool; PROPERTIES.len()] = [
         condition::<W, 0>,
         condition::<W, 1>,
         condition::<W, 2>,

@@ -277,7 +277,7 @@ fn v4_4_counterexample_final_state() {
         "page 0 keeps its pre-punch identity"
     );
     assert_eq!(k.mms[0].ptes[0], Some(original), "mapper0 maps it");
-    assert_eq!(k.mms[1].ptes, vec![None, None], "mapper1 never started");
+    assert_eq!(*k.mms[1].ptes, [None, None], "mapper1 never started");
     assert!(k.ghost.punched, "the punch returned");
     assert!(k.ghost.race_window_fault);
     assert!(!k.ghost.punch_frees_hole);
@@ -296,13 +296,13 @@ fn v4_4_counterexample_final_state() {
     // Every other property this trace could break still holds at its end.
     for id in ["no_stale_mapping", "accounting", "no_bug_on", "no_deadlock"] {
         let p = by_id(id).unwrap();
-        assert!((p.condition)(&model, s), "{id} holds at the end");
+        assert!(p.holds(&model, s), "{id} holds at the end");
     }
     let p = by_id(PROP).unwrap();
-    assert!(!(p.condition)(&model, s));
+    assert!(!p.holds(&model, s));
     // One step earlier, before the punch returned, the property still held.
     let states = path.clone().into_states();
-    assert!((p.condition)(&model, &states[states.len() - 2]));
+    assert!(p.holds(&model, &states[states.len() - 2]));
 }
 
 /// The literal table, resolved to model actions, is the search's path and a counterexample
@@ -320,10 +320,7 @@ fn v4_4_counterexample_is_a_stateright_discovery() {
     // Any strict prefix is not a counterexample.
     let prefix = Discovery::from_actions(&model, model.init_states().remove(0), &actions[..21])
         .expect("a valid prefix");
-    assert!((by_id(PROP).unwrap().condition)(
-        &model,
-        prefix.last_state()
-    ));
+    assert!(by_id(PROP).unwrap().holds(&model, prefix.last_state()));
 
     // And no shorter one exists: breadth-first search bounded to 21 actions finds none,
     // bounded to 22 finds one. (A state after `n` actions is at depth `n + 1`; a bound of

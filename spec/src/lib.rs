@@ -9,7 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod cfg;
+pub mod engine;
 pub mod ids;
+pub mod inline;
 pub mod kernel;
 pub mod locks;
 pub mod model;

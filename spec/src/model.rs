@@ -2,7 +2,7 @@
 
 use crate::cfg::ModelCfg;
 use crate::node::nodes;
-use crate::properties::{HugeModel, PROPERTIES};
+use crate::properties::{properties, HugeModel};
 use stateright::actor::{ActorModel, Network};
 
 impl ModelCfg {
@@ -18,8 +18,8 @@ impl ModelCfg {
         let mut model = ActorModel::new(self, ())
             .actors(actors)
             .init_network(Network::new_unordered_nonduplicating([]));
-        for p in &PROPERTIES {
-            model = model.property(p.expectation.clone(), p.sentence, p.condition);
+        for p in properties::<HugeModel>() {
+            model = model.property(p.expectation, p.name, p.condition);
         }
         model
     }

@@ -58,15 +58,14 @@ pub struct Node {
     pub cfg: Arc<ModelCfg>,
 }
 
-/// An actor's state. The kernel's is large, but there is one per model state and Stateright
-/// already keeps each actor state behind an `Arc`.
-#[allow(clippy::large_enum_variant)]
+/// An actor's state. The kernel's is large (its tables are inline), so it is boxed: a
+/// process's state is moved around without it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeState {
     Manager(ManagerState),
     Mapper(MapperState),
     Migrator(MigratorState),
-    Kernel(Kernel),
+    Kernel(Box<Kernel>),
 }
 
 impl NodeState {
@@ -184,7 +183,7 @@ impl Actor for Node {
             }
             Role::Mapper(_) => NodeState::Mapper(MapperState::new()),
             Role::Migrator => NodeState::Migrator(MigratorState::Idle),
-            Role::Kernel => NodeState::Kernel(Kernel::new(&self.cfg)),
+            Role::Kernel => NodeState::Kernel(Box::new(Kernel::new(&self.cfg))),
         }
     }
 
@@ -214,9 +213,8 @@ impl Actor for Node {
                 *state.to_mut() = NodeState::Migrator(next);
             }
             Role::Kernel => {
-                let mut k = state.kernel().clone();
-                if let Ok(sends) = k.on_msg(&self.cfg, src, msg) {
-                    *state = Cow::Owned(NodeState::Kernel(k));
+                if let Some((k, sends)) = kernel_msg(&self.cfg, state.kernel(), src, msg) {
+                    *state = Cow::Owned(NodeState::Kernel(Box::new(k)));
                     for (dst, m) in sends {
                         o.send(dst, m);
                     }
@@ -243,6 +241,20 @@ impl Actor for Node {
         );
         *state.to_mut() = NodeState::Mapper(st);
     }
+}
+
+/// The kernel takes a delivery: its next state and what it sends, or `None` when the step is
+/// blocked and nothing may happen yet (the delivery is then pruned).
+#[allow(clippy::type_complexity)]
+pub(crate) fn kernel_msg(
+    cfg: &ModelCfg,
+    k: &Kernel,
+    src: Id,
+    msg: Msg,
+) -> Option<(Kernel, Vec<(Id, Msg)>)> {
+    let mut k = k.clone();
+    let sends = k.on_msg(cfg, src, msg).ok()?;
+    Some((k, sends))
 }
 
 /// The actors of a configuration, in id order: manager, mappers, migrator, kernel.

@@ -3,6 +3,7 @@
 use crate::cfg::ModelCfg;
 use crate::kernel::Kernel;
 use crate::node::{Node, NodeState};
+use crate::procs::{ManagerState, MapperState, MigratorState};
 use stateright::actor::{is_no_op, Actor, ActorModel, ActorModelAction, ActorModelState, Out};
 use stateright::{Expectation, Model};
 use std::borrow::Cow;
@@ -18,7 +19,8 @@ pub struct Prop {
     pub id: &'static str,
     pub expectation: Expectation,
     pub sentence: &'static str,
-    pub condition: fn(&HugeModel, &HugeState) -> bool,
+    /// What the property reads: one definition, for every model that checks it ([`Checked`]).
+    pub check: Check,
     /// A counterexample is a kernel that hangs (no thread can move, or the punch never
     /// returns): its trace must not be replayed on a real kernel unless asked for.
     pub hangs: bool,
@@ -30,7 +32,7 @@ pub const PROPERTIES: [Prop; 15] = [
         id: "hole_freed_on_return",
         expectation: Expectation::Always,
         sentence: "when the punch returns, every page of the hole is out of the page cache",
-        condition: hole_freed_on_return,
+        check: Check::Kernel(hole_freed_on_return),
         hangs: false,
     },
     Prop {
@@ -38,98 +40,98 @@ pub const PROPERTIES: [Prop; 15] = [
         expectation: Expectation::Always,
         sentence:
             "after the punch returns, every mapper touch of the hole is caught by userfaultfd",
-        condition: |_, s| !kernel(s).ghost.uncaught_hole_touch,
+        check: Check::Kernel(|_, k| !k.ghost.uncaught_hole_touch),
         hangs: false,
     },
     Prop {
         id: "no_stale_mapping",
         expectation: Expectation::Always,
         sentence: "no mapper maps a page that is no longer in the page cache",
-        condition: no_stale_mapping,
+        check: Check::Kernel(no_stale_mapping),
         hangs: false,
     },
     Prop {
         id: "accounting",
         expectation: Expectation::Always,
         sentence: "pool, reservation and i_blocks accounting add up",
-        condition: accounting,
+        check: Check::Kernel(accounting),
         hangs: false,
     },
     Prop {
         id: "no_bug_on",
         expectation: Expectation::Always,
         sentence: "no kernel BUG_ON is reached",
-        condition: |_, s| kernel(s).ghost.bug.is_none(),
+        check: Check::Kernel(|_, k| k.ghost.bug.is_none()),
         hangs: false,
     },
     Prop {
         id: "no_deadlock",
         expectation: Expectation::Always,
         sentence: "some thread can always move until all are done",
-        condition: no_deadlock,
+        check: Check::NoDeadlock,
         hangs: true,
     },
     Prop {
         id: "punch_returns",
         expectation: Expectation::Eventually,
         sentence: "the punch returns",
-        condition: |_, s| kernel(s).ghost.punched,
+        check: Check::Kernel(|_, k| k.ghost.punched),
         hangs: true,
     },
     Prop {
         id: "race_window_fault",
         expectation: Expectation::Sometimes,
         sentence: "a fault maps a page between hugetlb_vmdelete_list and remove_inode_hugepages",
-        condition: |_, s| kernel(s).ghost.race_window_fault,
+        check: Check::Kernel(|_, k| k.ghost.race_window_fault),
         hangs: false,
     },
     Prop {
         id: "hole_touch_missing",
         expectation: Expectation::Sometimes,
         sentence: "a touch of the hole raises MISSING",
-        condition: |_, s| kernel(s).ghost.hole_touch_missing,
+        check: Check::Kernel(|_, k| k.ghost.hole_touch_missing),
         hangs: false,
     },
     Prop {
         id: "uffd_copy_eexist",
         expectation: Expectation::Sometimes,
         sentence: "UFFDIO_COPY returns EEXIST",
-        condition: |_, s| kernel(s).ghost.uffd_copy_eexist,
+        check: Check::Kernel(|_, k| k.ghost.uffd_copy_eexist),
         hangs: false,
     },
     Prop {
         id: "uffd_copy_enomem",
         expectation: Expectation::Sometimes,
         sentence: "UFFDIO_COPY returns ENOMEM",
-        condition: |_, s| kernel(s).ghost.uffd_copy_enomem,
+        check: Check::Kernel(|_, k| k.ghost.uffd_copy_enomem),
         hangs: false,
     },
     Prop {
         id: "fault_waits_on_marker",
         expectation: Expectation::Sometimes,
         sentence: "a fault waits on the hole marker",
-        condition: |_, s| kernel(s).ghost.fault_waits_on_marker,
+        check: Check::Kernel(|_, k| k.ghost.fault_waits_on_marker),
         hangs: false,
     },
     Prop {
         id: "vmdelete_skips_vma",
         expectation: Expectation::Sometimes,
         sentence: "hugetlb_vmdelete_list skips a VMA whose vma_lock it could not trylock",
-        condition: |_, s| kernel(s).ghost.vmdelete_skips_vma,
+        check: Check::Kernel(|_, k| k.ghost.vmdelete_skips_vma),
         hangs: false,
     },
     Prop {
         id: "punch_frees_hole",
         expectation: Expectation::Sometimes,
         sentence: "the punch returns with the whole hole freed",
-        condition: |_, s| kernel(s).ghost.punch_frees_hole,
+        check: Check::Kernel(|_, k| k.ghost.punch_frees_hole),
         hangs: false,
     },
     Prop {
         id: "migration_race_window",
         expectation: Expectation::Sometimes,
         sentence: "the removal loop reaches a page while its PTE is a migration entry",
-        condition: |_, s| kernel(s).ghost.migration_race_window,
+        check: Check::Kernel(|_, k| k.ghost.migration_race_window),
         hangs: false,
     },
 ];
@@ -144,6 +146,77 @@ pub fn by_sentence(sentence: &str) -> Option<&'static Prop> {
     PROPERTIES.iter().find(|p| p.sentence == sentence)
 }
 
+/// What a property reads.
+#[derive(Debug)]
+pub enum Check {
+    /// A condition on the kernel's state (its ghost flags included) alone.
+    Kernel(fn(&ModelCfg, &Kernel) -> bool),
+    /// `no_deadlock`: asks the model whether some action can still change the state.
+    NoDeadlock,
+}
+
+/// A model that checks [`PROPERTIES`]: the actor model ([`HugeModel`]) and the compact engine
+/// ([`crate::engine::Engine`]) built from the same actor code. Each property is defined once,
+/// in [`Prop::check`], and read through this trait.
+pub trait Checked: Model {
+    fn cfg(&self) -> &ModelCfg;
+    /// The kernel's state in a model state.
+    fn kernel_of<'a>(&self, s: &'a Self::State) -> &'a Kernel;
+    /// Every process and kernel thread is done (see [`all_done`]).
+    fn all_done(&self, s: &Self::State) -> bool;
+    /// Some action of `s` has a successor.
+    fn some_action_enabled(&self, s: &Self::State) -> bool;
+}
+
+impl Prop {
+    /// The property's condition in state `s` of model `m`.
+    pub fn holds<M: Checked>(&self, m: &M, s: &M::State) -> bool {
+        match self.check {
+            Check::Kernel(f) => f(m.cfg(), m.kernel_of(s)),
+            // Some action can still change the state, or everything is done. Asks the model
+            // itself, so a thread blocked on a lock, asleep with nobody to wake it, or waiting
+            // for a reply that never comes all count as stuck.
+            Check::NoDeadlock => m.all_done(s) || m.some_action_enabled(s),
+        }
+    }
+}
+
+/// Property `I` of [`PROPERTIES`] as a Stateright condition of model `M`.
+fn condition<M: Checked, const I: usize>(m: &M, s: &M::State) -> bool {
+    PROPERTIES[I].holds(m, s)
+}
+
+/// [`PROPERTIES`] as Stateright properties of `M`, in order (the count of trampolines is
+/// checked against `PROPERTIES` at compile time).
+pub fn properties<M: Checked>() -> Vec<stateright::Property<M>> {
+    let conditions: [fn(&M, &M::State) -> bool; PROPERTIES.len()] = [
+        condition::<M, 0>,
+        condition::<M, 1>,
+        condition::<M, 2>,
+        condition::<M, 3>,
+        condition::<M, 4>,
+        condition::<M, 5>,
+        condition::<M, 6>,
+        condition::<M, 7>,
+        condition::<M, 8>,
+        condition::<M, 9>,
+        condition::<M, 10>,
+        condition::<M, 11>,
+        condition::<M, 12>,
+        condition::<M, 13>,
+        condition::<M, 14>,
+    ];
+    PROPERTIES
+        .iter()
+        .zip(conditions)
+        .map(|(p, condition)| stateright::Property {
+            expectation: p.expectation.clone(),
+            name: p.sentence,
+            condition,
+        })
+        .collect()
+}
+
 /// The kernel's state in a model state.
 pub fn kernel(s: &HugeState) -> &Kernel {
     s.actor_states
@@ -154,14 +227,12 @@ pub fn kernel(s: &HugeState) -> &Kernel {
 
 /// A page that was in the hole when the punch started is still in the page cache after the
 /// punch returned. Pages put back since (hole reuse, `UFFDIO_COPY`) are new pages.
-fn hole_freed_on_return(m: &HugeModel, s: &HugeState) -> bool {
-    let k = kernel(s);
-    let hole = m.cfg.hole_start as usize..m.cfg.hole_end as usize;
+fn hole_freed_on_return(cfg: &ModelCfg, k: &Kernel) -> bool {
+    let hole = cfg.hole_start as usize..cfg.hole_end as usize;
     !k.ghost.punched || k.cache[hole].iter().flatten().all(|p| !p.pre_punch)
 }
 
-fn no_stale_mapping(_: &HugeModel, s: &HugeState) -> bool {
-    let k = kernel(s);
+fn no_stale_mapping(_: &ModelCfg, k: &Kernel) -> bool {
     k.mms.iter().all(|mm| {
         mm.ptes
             .iter()
@@ -173,8 +244,7 @@ fn no_stale_mapping(_: &HugeModel, s: &HugeState) -> bool {
 /// `i_blocks` counts the cached pages; `resv_huge_pages` counts the resv_map entries without a
 /// page; every pool page is free or in use (cached, mapped, or held by the migrator);
 /// reservations never exceed the free pages.
-fn accounting(m: &HugeModel, s: &HugeState) -> bool {
-    let k = kernel(s);
+fn accounting(cfg: &ModelCfg, k: &Kernel) -> bool {
     let cached = k.cache.iter().flatten().count();
     let reserved = (0..k.cache.len())
         .filter(|&i| k.region[i] && k.cache[i].is_none())
@@ -190,39 +260,63 @@ fn accounting(m: &HugeModel, s: &HugeState) -> bool {
     in_use.dedup();
     k.i_blocks as usize == cached
         && k.resv_huge_pages as usize == reserved
-        && k.free_huge_pages as usize + in_use.len() == m.cfg.pool_pages() as usize
+        && k.free_huge_pages as usize + in_use.len() == cfg.pool_pages() as usize
         && k.resv_huge_pages <= k.free_huge_pages
 }
 
 /// Every process is done and the kernel has no thread left. A mapper whose handler gave up
 /// (`UFFDIO_COPY` failed with `ENOMEM`) is done too: its faulting thread sleeps in
 /// `handle_userfault` until the process exits, by the application's choice, not the kernel's.
-pub fn all_done(s: &HugeState) -> bool {
-    let gave_up = |slot: usize| {
-        let pid = usize::from(crate::kernel::Kernel::pid_of_slot(slot));
-        matches!(&*s.actor_states[pid], NodeState::Mapper(m) if m.gave_up())
-    };
-    s.actor_states.iter().all(|a| match &**a {
-        NodeState::Manager(st) => *st == crate::procs::ManagerState::Done,
-        NodeState::Mapper(st) => st.done() || st.gave_up(),
-        NodeState::Migrator(st) => *st == crate::procs::MigratorState::Done,
-        NodeState::Kernel(k) => k.threads.iter().enumerate().all(|(slot, t)| match t {
+/// `mapper(m)` is mapper `m`'s process state; `migrator` the migrator's, if there is one.
+pub fn all_done_of(
+    manager: ManagerState,
+    mapper: impl Fn(u8) -> MapperState,
+    migrator: Option<MigratorState>,
+    k: &Kernel,
+) -> bool {
+    manager == ManagerState::Done
+        && (0..k.mms.len() as u8).all(|m| mapper(m).done() || mapper(m).gave_up())
+        && migrator.is_none_or(|st| st == MigratorState::Done)
+        && k.threads.iter().enumerate().all(|(slot, t)| match t {
             None => true,
-            Some(t) => t.pc == crate::kernel::Step::HandleUserfault && gave_up(slot),
-        }),
-    })
+            Some(t) => {
+                let pid = usize::from(Kernel::pid_of_slot(slot));
+                t.pc == crate::kernel::Step::HandleUserfault
+                    && (1..=k.mms.len()).contains(&pid)
+                    && mapper((pid - 1) as u8).gave_up()
+            }
+        })
 }
 
-/// Some action can still change the state, or everything is done. Asks the model itself, so
-/// a thread blocked on a lock, asleep with nobody to wake it, or waiting for a reply that
-/// never comes all count as stuck.
-fn no_deadlock(m: &HugeModel, s: &HugeState) -> bool {
-    if all_done(s) {
-        return true;
+/// [`all_done_of`] on an actor model state.
+pub fn all_done(s: &HugeState) -> bool {
+    let migrator = s.actor_states.iter().find_map(|a| match &**a {
+        NodeState::Migrator(st) => Some(*st),
+        _ => None,
+    });
+    all_done_of(
+        s.actor_states[0].manager(),
+        |m| s.actor_states[1 + m as usize].mapper(),
+        migrator,
+        kernel(s),
+    )
+}
+
+impl Checked for HugeModel {
+    fn cfg(&self) -> &ModelCfg {
+        &self.cfg
     }
-    let mut actions = Vec::new();
-    m.actions(s, &mut actions);
-    actions.into_iter().any(|a| enabled(m, s, a))
+    fn kernel_of<'a>(&self, s: &'a HugeState) -> &'a Kernel {
+        kernel(s)
+    }
+    fn all_done(&self, s: &HugeState) -> bool {
+        all_done(s)
+    }
+    fn some_action_enabled(&self, s: &HugeState) -> bool {
+        let mut actions = Vec::new();
+        self.actions(s, &mut actions);
+        actions.into_iter().any(|a| enabled(self, s, a))
+    }
 }
 
 /// `m.next_state(s, a).is_some()`, without building the next state (cloning the whole model

@@ -5,7 +5,10 @@
 //! some reduction but never soundness (any renaming gives an equivalent state).
 
 use crate::cfg::ModelCfg;
-use crate::ids::Tid;
+use crate::engine::Sys;
+use crate::ids::{mapper_id, Tid};
+use crate::inline::Inline;
+use crate::kernel::MAX_PAGES;
 use crate::kernel::{KThread, Kernel, Mm, Op};
 use crate::locks::{Mutex, RwSem};
 use crate::msg::Msg;
@@ -13,6 +16,7 @@ use crate::node::NodeState;
 use crate::page::{Data, Page};
 use crate::procs::{MapperState, Touch};
 use crate::properties::HugeState;
+use smallvec::SmallVec;
 use stateright::actor::{ActorModelState, Id};
 use stateright::util::DenseNatMap;
 use stateright::{Rewrite, RewritePlan};
@@ -35,24 +39,20 @@ pub fn representative(s: &HugeState) -> HugeState {
         return s.clone();
     }
     let actors = s.actor_states.len();
-    let mappers = (actors - 2) as u8;
-    let mut order: Vec<u8> = (0..mappers).collect();
-    order.sort_by_cached_key(|&m| MapperKey::of(s, m));
-    if order
-        .iter()
-        .enumerate()
-        .all(|(new, &old)| new == old as usize)
-    {
-        // The identity renaming: the rewrite below would give `s` back.
+    let k = crate::properties::kernel(s);
+    let Some(plan) = renaming(actors, |m| {
+        let id = mapper_id(m);
+        MapperKey::new(
+            m,
+            s.actor_states[usize::from(id)].mapper(),
+            k,
+            !s.random_choices[usize::from(id)].map.is_empty(),
+            s.network.iter_all().map(|e| (e.src, e.dst, *e.msg)),
+        )
+    }) else {
+        // The identity renaming: the rewrite would give `s` back.
         return s.clone();
-    }
-    // `order[new] = old`; the plan maps each old actor id to its new one.
-    let mut to: Vec<Id> = (0..actors).map(Id::from).collect();
-    for (new, &old) in order.iter().enumerate() {
-        to[1 + old as usize] = Id::from(1 + new);
-    }
-    let map: DenseNatMap<Id, Id> = to.into();
-    let plan = RewritePlan::new(map, |id, map| *map.get(*id).expect("every actor is mapped"));
+    };
     ActorModelState {
         actor_states: plan.reindex(&s.actor_states),
         network: s.network.rewrite(&plan),
@@ -64,6 +64,70 @@ pub fn representative(s: &HugeState) -> HugeState {
     }
 }
 
+/// [`representative`] for the engine's states: the image of the actor model's representative
+/// (the same keys, the same renaming).
+pub fn representative_sys(s: &Sys) -> Sys {
+    if s.has_migrator() {
+        return s.clone();
+    }
+    let mappers = s.mapper_count();
+    // Manager, mappers, kernel.
+    let actors = 2 + mappers as usize;
+    let Some(plan) = renaming(actors, |m| {
+        MapperKey::new(
+            m,
+            s.mappers[m as usize],
+            &s.kernel,
+            s.choosing & (1 << m) != 0,
+            s.net.iter_all().map(|e| (e.src(), e.dst(), e.msg)),
+        )
+    }) else {
+        return s.clone();
+    };
+    let mut next = Sys {
+        kernel: crate::engine::Shared::new((*s.kernel).rewrite(&plan)),
+        net: s
+            .net
+            .map(|e| e.renamed(|id| plan.rewrite(&id), e.msg.rewrite(&plan))),
+        choosing: 0,
+        ..s.clone()
+    };
+    for m in 0..mappers {
+        let to = mapper(m, &plan);
+        next.mappers[to as usize] = s.mappers[m as usize];
+        if s.choosing & (1 << m) != 0 {
+            next.choosing |= 1 << to;
+        }
+    }
+    next
+}
+
+/// The renaming that sorts mappers by their keys (ties keep their order), or `None` when
+/// that is the identity. `order[new] = old`; the plan maps each old actor id to its new one.
+fn renaming<'a>(
+    actors: usize,
+    key: impl Fn(u8) -> MapperKey<'a>,
+) -> Option<Plan<DenseNatMap<Id, Id>>> {
+    let mappers = (actors - 2) as u8;
+    let mut order: Vec<u8> = (0..mappers).collect();
+    order.sort_by_cached_key(|&m| key(m));
+    if order
+        .iter()
+        .enumerate()
+        .all(|(new, &old)| new == old as usize)
+    {
+        return None;
+    }
+    let mut to: Vec<Id> = (0..actors).map(Id::from).collect();
+    for (new, &old) in order.iter().enumerate() {
+        to[1 + old as usize] = Id::from(1 + new);
+    }
+    let map: DenseNatMap<Id, Id> = to.into();
+    Some(RewritePlan::new(map, |id, map| {
+        *map.get(*id).expect("every actor is mapped")
+    }))
+}
+
 /// What distinguishes a mapper apart from its name.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct MapperKey<'a> {
@@ -73,19 +137,24 @@ struct MapperKey<'a> {
     handler: Option<KThread>,
     tree_pos: Option<usize>,
     choosing: bool,
-    in_flight: Vec<(bool, Msg)>,
-    footprint: Vec<(u8, bool)>,
+    in_flight: SmallVec<[(bool, Msg); 8]>,
+    footprint: Inline<(u8, bool), MAX_PAGES>,
 }
 
 impl MapperKey<'_> {
-    fn of(s: &HugeState, m: u8) -> MapperKey<'_> {
-        let id = Id::from(1 + m as usize);
-        let k = crate::properties::kernel(s);
-        let mut in_flight: Vec<(bool, Msg)> = s
-            .network
-            .iter_all()
-            .filter(|e| (e.src == id || e.dst == id) && !matches!(e.msg, Msg::Step(..)))
-            .map(|e| (e.src == id, *e.msg))
+    /// Mapper `m`'s key from its process state, the kernel, whether it is choosing a touch,
+    /// and every message in flight `(src, dst, msg)`.
+    fn new(
+        m: u8,
+        process: MapperState,
+        k: &Kernel,
+        choosing: bool,
+        network: impl Iterator<Item = (Id, Id, Msg)>,
+    ) -> MapperKey<'_> {
+        let id = mapper_id(m);
+        let mut in_flight: SmallVec<[(bool, Msg); 8]> = network
+            .filter(|(src, dst, msg)| (*src == id || *dst == id) && !matches!(msg, Msg::Step(..)))
+            .map(|(src, _, msg)| (src == id, msg))
             .collect();
         in_flight.sort();
         let footprint = k
@@ -99,12 +168,12 @@ impl MapperKey<'_> {
             })
             .collect();
         MapperKey {
-            process: s.actor_states[1 + m as usize].mapper(),
+            process,
             mm: &k.mms[m as usize],
             main: k.threads[Kernel::slot(Tid::main(id))],
             handler: k.threads[Kernel::slot(Tid::handler(id))],
             tree_pos: k.i_mmap_tree.iter().position(|&x| x == m),
-            choosing: !s.random_choices[1 + m as usize].map.is_empty(),
+            choosing,
             in_flight,
             footprint,
         }
@@ -158,7 +227,7 @@ impl Rewrite<Id> for Touch {
 impl Rewrite<Id> for NodeState {
     fn rewrite<S>(&self, plan: &Plan<S>) -> Self {
         match self {
-            NodeState::Kernel(k) => NodeState::Kernel(k.rewrite(plan)),
+            NodeState::Kernel(k) => NodeState::Kernel(Box::new(k.rewrite(plan))),
             other => other.clone(),
         }
     }
@@ -183,14 +252,14 @@ impl Rewrite<Id> for RwSem {
 
 impl Rewrite<Id> for Kernel {
     fn rewrite<S>(&self, plan: &Plan<S>) -> Self {
-        let mut mms = self.mms.clone();
+        let mut mms = self.mms;
         for (m, mm) in self.mms.iter().enumerate() {
             mms[mapper(m as u8, plan) as usize] = Mm {
                 vma_lock: mm.vma_lock.rewrite(plan),
-                ..mm.clone()
+                ..*mm
             };
         }
-        let mut threads = vec![None; self.threads.len()];
+        let mut threads = crate::inline::Inline::filled(None, self.threads.len());
         for (slot, k) in self.threads.iter().enumerate() {
             let t = self.tid_of_slot(slot).rewrite(plan);
             threads[Kernel::slot(t)] = k.map(|k| k.rewrite(plan));

@@ -537,13 +537,13 @@ fn verdicts(
             let found = c.discovery(p.sentence);
             if let Some(path) = &found {
                 let ok = match p.expectation {
-                    Expectation::Always => !(p.condition)(model, path.last_state()),
-                    Expectation::Sometimes => (p.condition)(model, path.last_state()),
+                    Expectation::Always => !p.holds(model, path.last_state()),
+                    Expectation::Sometimes => p.holds(model, path.last_state()),
                     Expectation::Eventually => path
                         .clone()
                         .into_states()
                         .iter()
-                        .all(|s| !(p.condition)(model, s)),
+                        .all(|s| !p.holds(model, s)),
                 };
                 if !ok {
                     errors.push(format!(

@@ -127,7 +127,7 @@ impl Kernel {
     /// `i_mmap_rwsem`) and stops the walk at the first it cannot lock.
     fn try_to_migrate(&mut self, cfg: &ModelCfg, t: Tid, src: PageId) {
         let i = src.idx as usize;
-        for m in self.i_mmap_tree.clone() {
+        for m in self.i_mmap_tree {
             let mm = &mut self.mms[m as usize];
             if mm.ptes[i] != Some(src) {
                 continue;

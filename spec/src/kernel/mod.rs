@@ -19,7 +19,10 @@ mod uffd;
 mod unmap_folio;
 
 pub use crate::steps::Step;
-pub use state::{BugOn, Ghost, KThread, Kernel, Migration, Mm, Op, Punch};
+pub use state::{
+    BugOn, Ghost, KThread, Kernel, Migration, Mm, Op, PerPage, Punch, MAX_MAPPERS, MAX_PAGES,
+    MAX_THREADS,
+};
 
 use crate::cfg::ModelCfg;
 use crate::ids::{kernel_id, mapper_of, Tid};

@@ -84,7 +84,7 @@ impl Kernel {
         } else {
             end
         };
-        for (n, m) in self.i_mmap_tree.clone().into_iter().enumerate() {
+        for (n, m) in self.i_mmap_tree.into_iter().enumerate() {
             let mm = &mut self.mms[m as usize];
             if cfg.features().vma_lock && !mm.vma_lock.try_write(t) {
                 self.ghost.vmdelete_skips_vma = true;

@@ -3,20 +3,30 @@
 use super::Step;
 use crate::cfg::ModelCfg;
 use crate::ids::{manager_id, Ctx, Tid};
+use crate::inline::Inline;
 use crate::locks::{Mutex, RwSem};
 use crate::page::{Page, PageId};
 use stateright::actor::Id;
+
+/// The most pages a file has (`ModelCfg::validate`).
+pub const MAX_PAGES: usize = 8;
+/// The most mappers (`ModelCfg::validate`).
+pub const MAX_MAPPERS: usize = 3;
+/// Kernel thread slots: the manager, each mapper's two threads, the migrator.
+pub const MAX_THREADS: usize = 1 + 2 * MAX_MAPPERS + 1;
+/// A table with an entry per file index.
+pub type PerPage<T> = Inline<T, MAX_PAGES>;
 
 /// The hugetlbfs inode, its mapping and the huge page pool, as the punch and fault paths
 /// see them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Kernel {
     /// `mapping->i_pages`: the page cached at each file index.
-    pub cache: Vec<Option<Page>>,
+    pub cache: PerPage<Option<Page>>,
     /// Pages allocated so far for each index: the next page's `PageId::gen`.
-    pub gens: Vec<u8>,
+    pub gens: PerPage<u8>,
     /// The inode's `resv_map`: indices that are allocated or hold a reservation.
-    pub region: Vec<bool>,
+    pub region: PerPage<bool>,
     /// `h->free_huge_pages` (the pool holds `ModelCfg::pool_pages` in all).
     pub free_huge_pages: u8,
     /// `h->resv_huge_pages`.
@@ -24,38 +34,38 @@ pub struct Kernel {
     /// `inode->i_blocks`, in huge pages.
     pub i_blocks: u8,
     /// `hugetlb_fault_mutex_table`.
-    pub fault_mutex: Vec<Mutex>,
+    pub fault_mutex: PerPage<Mutex>,
     /// `mapping->i_mmap_rwsem`.
     pub i_mmap: RwSem,
     /// The page lock (`PG_locked`: `lock_page`, `find_lock_page`, `folio_lock`) of the page
     /// cached at each index. Held only while that page is cached: the removal loop unlocks
     /// the page in the step that deletes it.
-    pub page_lock: Vec<Mutex>,
+    pub page_lock: PerPage<Mutex>,
     /// `inode->i_private`: the hole marker `[start, end)` of a punch in progress (v2 patches).
     pub i_private: Option<(u8, u8)>,
     /// Each mapper's address space, by mapper number.
-    pub mms: Vec<Mm>,
+    pub mms: Inline<Mm, MAX_MAPPERS>,
     /// `mapping->i_mmap`, the interval tree of VMAs mapping the file: mapper numbers in the
     /// tree's in-order walk. Every VMA covers the whole file, so this is mmap order.
-    pub i_mmap_tree: Vec<u8>,
+    pub i_mmap_tree: Inline<u8, MAX_MAPPERS>,
     /// Kernel threads by slot (see [`Kernel::slot`]).
-    pub threads: Vec<Option<KThread>>,
+    pub threads: Inline<Option<KThread>, MAX_THREADS>,
     /// What the properties need to know about the past.
     pub ghost: Ghost,
 }
 
 /// One mapper's mm: its single VMA over the whole file and that VMA's page table.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Mm {
     /// The file is mapped (`MAP_SHARED`, whole file).
     pub vma: bool,
     /// The VMA is registered with userfaultfd `UFFDIO_REGISTER_MODE_MISSING`.
     pub uffd_missing: bool,
     /// The page each huge PTE maps.
-    pub ptes: Vec<Option<PageId>>,
+    pub ptes: PerPage<Option<PageId>>,
     /// Migration entries: a non-present PTE that `try_to_migrate` left in place of a mapping of
     /// this page (`is_hugetlb_entry_migration`). Never set where `ptes` is.
-    pub migration: Vec<Option<PageId>>,
+    pub migration: PerPage<Option<PageId>>,
     /// The VMA's `hugetlb_vma_lock` (6.1+; unused by older variants).
     pub vma_lock: RwSem,
 }
@@ -196,27 +206,32 @@ impl Kernel {
     pub fn new(cfg: &ModelCfg) -> Kernel {
         let n = cfg.pages as usize;
         Kernel {
-            cache: vec![None; n],
-            gens: vec![0; n],
-            region: vec![false; n],
+            cache: PerPage::filled(None, n),
+            gens: PerPage::filled(0, n),
+            region: PerPage::filled(false, n),
             free_huge_pages: cfg.pool_pages(),
             resv_huge_pages: 0,
             i_blocks: 0,
-            fault_mutex: vec![Mutex::default(); cfg.fault_mutex_slots as usize],
+            // Index `i` hashes to slot `i % slots`, below both: the slots past the last page
+            // are never taken.
+            fault_mutex: PerPage::filled(
+                Mutex::default(),
+                cfg.fault_mutex_slots.min(cfg.pages) as usize,
+            ),
             i_mmap: RwSem::default(),
-            page_lock: vec![Mutex::default(); n],
+            page_lock: PerPage::filled(Mutex::default(), n),
             i_private: None,
             mms: (0..cfg.mappers)
                 .map(|_| Mm {
                     vma: false,
                     uffd_missing: false,
-                    ptes: vec![None; n],
-                    migration: vec![None; n],
+                    ptes: PerPage::filled(None, n),
+                    migration: PerPage::filled(None, n),
                     vma_lock: RwSem::default(),
                 })
                 .collect(),
-            i_mmap_tree: Vec::new(),
-            threads: vec![None; 1 + 2 * cfg.mappers as usize + cfg.migrators as usize],
+            i_mmap_tree: Inline::default(),
+            threads: Inline::filled(None, 1 + 2 * cfg.mappers as usize + cfg.migrators as usize),
             ghost: Ghost::default(),
         }
     }

@@ -32,7 +32,7 @@ impl Kernel {
         let idx = self.punch(t).cur as usize;
         let id = self.cache[idx].expect("the punch holds the fault mutex").id;
         let mut wait = None;
-        for m in self.i_mmap_tree.clone() {
+        for m in self.i_mmap_tree {
             let mm = &mut self.mms[m as usize];
             if mm.ptes[idx] != Some(id) {
                 continue;

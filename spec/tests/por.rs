@@ -1,0 +1,210 @@
+//! Partial-order reduction (`spec::engine::Engine::reduced`, argued in `spec/src/engine/por.rs`)
+//! changes nothing a property can see: for every variant and every configuration family small
+//! enough to search both ways, the reduced and the full model have the same verdicts and the
+//! same set of reachable kernel states (page cache, PTEs, pool and reservations, locks, kernel
+//! threads, ghost flags), and invariant (I), on which the argument rests, holds in every
+//! reachable state of the full model. The reduction must also reduce.
+
+use spec::engine::{Engine, Sys};
+use spec::kernel::Kernel;
+use spec::verdict::Verdict;
+use spec::{ModelCfg, TouchArea, UffdPolicy, Variant, PROPERTIES};
+use stateright::{Checker, Model};
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+/// Every reachable kernel state, and how many states in all; checks (I) on the way if asked.
+fn kernels(m: &Engine, check_invariant: bool) -> (HashSet<Kernel>, usize) {
+    let fp = |s: &Sys| BuildHasherDefault::<DefaultHasher>::default().hash_one(s);
+    let mut queue: VecDeque<Sys> = m.init_states().into();
+    let mut seen: HashSet<u64> = queue.iter().map(fp).collect();
+    let mut ks = HashSet::new();
+    let mut actions = Vec::new();
+    while let Some(s) = queue.pop_front() {
+        if check_invariant {
+            if let Err(e) = m.check_local_invariant(&s) {
+                panic!("{}: invariant (I) fails: {e}", m.cfg);
+            }
+        }
+        ks.insert((*s.kernel).clone());
+        m.actions(&s, &mut actions);
+        for a in actions.drain(..) {
+            if let Some(n) = m.next_state(&s, a) {
+                if seen.insert(fp(&n)) {
+                    queue.push_back(n);
+                }
+            }
+        }
+    }
+    (ks, seen.len())
+}
+
+/// Each property's verdict by depth-first search (with symmetry reduction if asked).
+fn verdicts(m: Engine, symmetry: bool) -> Vec<(&'static str, Verdict)> {
+    let b = m.checker();
+    let b = if symmetry {
+        b.symmetry_fn(spec::symmetry::representative_sys)
+    } else {
+        b
+    };
+    let c = b.spawn_dfs().join();
+    PROPERTIES
+        .iter()
+        .map(|p| {
+            let found = c.discovery(p.sentence).is_some();
+            (p.id, Verdict::of(&p.expectation, found))
+        })
+        .collect()
+}
+
+fn families(v: Variant) -> Vec<ModelCfg> {
+    let d = ModelCfg::for_variant(v);
+    vec![
+        d.clone(),
+        ModelCfg {
+            fault_mutex_slots: 1,
+            ..d.clone()
+        },
+        ModelCfg {
+            uffd: UffdPolicy::None,
+            ..d.clone()
+        },
+        ModelCfg {
+            pages: 3,
+            hole_start: 1,
+            hole_end: 2,
+            touch_area: TouchArea::OutsideHole,
+            ..d.clone()
+        },
+        ModelCfg {
+            pages: 3,
+            hole_start: 0,
+            hole_end: 2,
+            mappers: 1,
+            touches: 2,
+            ..d.clone()
+        },
+        ModelCfg {
+            migrators: 1,
+            ..d.clone()
+        },
+        ModelCfg {
+            pages: 3,
+            hole_start: 0,
+            hole_end: 3,
+            mappers: 1,
+            touches: 2,
+            uffd: UffdPolicy::None,
+            hole_reuse: false,
+            migrators: 1,
+            pool: Some(3),
+            ..d.clone()
+        },
+        ModelCfg {
+            pages: 2,
+            hole_start: 0,
+            hole_end: 2,
+            mappers: 1,
+            touches: 2,
+            hole_reuse: false,
+            migrators: 1,
+            pool: Some(2),
+            ..d.clone()
+        },
+        ModelCfg {
+            mappers: 1,
+            pool: Some(1),
+            ..d
+        },
+    ]
+}
+
+/// Three mappers: too many states to keep every kernel state of twice in every variant; the
+/// verdicts are compared (full and reduced, both with symmetry reduction).
+fn three_mappers(v: Variant) -> ModelCfg {
+    ModelCfg {
+        mappers: 3,
+        touches: 1,
+        uffd: UffdPolicy::Sigbus,
+        hole_reuse: false,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// One variant: every family, full against reduced.
+fn equivalent(v: Variant) {
+    let mut errors = Vec::new();
+    let cfg = three_mappers(v);
+    let want = verdicts(Engine::new(&cfg), true);
+    let got = verdicts(Engine::reduced(&cfg), true);
+    if got != want {
+        errors.push(format!("{cfg}: reduced + symmetry: {got:?}, not {want:?}"));
+    }
+    for cfg in families(v) {
+        let (full, n_full) = kernels(&Engine::new(&cfg), true);
+        let (reduced, n_reduced) = kernels(&Engine::reduced(&cfg), false);
+        if full != reduced {
+            errors.push(format!(
+                "{cfg}: {} kernel states only without the reduction, {} only with it",
+                full.difference(&reduced).count(),
+                reduced.difference(&full).count()
+            ));
+        }
+        if n_reduced >= n_full && n_full > 100 {
+            errors.push(format!("{cfg}: {n_reduced} states reduced from {n_full}"));
+        }
+        let want = verdicts(Engine::new(&cfg), false);
+        for (what, got) in [
+            ("reduced", verdicts(Engine::reduced(&cfg), false)),
+            ("reduced + symmetry", verdicts(Engine::reduced(&cfg), true)),
+        ] {
+            if got != want {
+                errors.push(format!("{cfg}: {what}: {got:?}, not {want:?}"));
+            }
+        }
+    }
+    assert!(errors.is_empty(), "{v}:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn reduction_is_equivalent_v4_4() {
+    equivalent(Variant::V4_4);
+}
+#[test]
+fn reduction_is_equivalent_v4_5() {
+    equivalent(Variant::V4_5);
+}
+#[test]
+fn reduction_is_equivalent_hole_marker() {
+    equivalent(Variant::HoleMarker);
+}
+#[test]
+fn reduction_is_equivalent_hole_marker_fixed() {
+    equivalent(Variant::HoleMarkerFixed);
+}
+#[test]
+fn reduction_is_equivalent_v5_7() {
+    equivalent(Variant::V5_7);
+}
+#[test]
+fn reduction_is_equivalent_v5_10() {
+    equivalent(Variant::V5_10);
+}
+#[test]
+fn reduction_is_equivalent_v5_10_unlocked() {
+    equivalent(Variant::V5_10Unlocked);
+}
+#[test]
+fn reduction_is_equivalent_v6_1() {
+    equivalent(Variant::V6_1);
+}
+#[test]
+fn reduction_is_equivalent_v6_17() {
+    equivalent(Variant::V6_17);
+}
+
+/// Every variant is covered.
+#[test]
+fn every_variant_has_a_test() {
+    assert_eq!(Variant::ALL.len(), 9);
+}
