@@ -11,7 +11,7 @@ use spec::properties::{by_id, kernel, HugeState};
 use spec::ModelCfg;
 use stateright::actor::{ActorModelAction, Id};
 use traces::{
-    Action, Call, Config, Kind, Meta, Observed, RaceWindow, RacedFault, Step, Thread, Trace,
+    Action, Call, Config, Kind, Meta, Observed, RaceWindow, RacedFault, Step, Thread, Trace, Wait,
 };
 
 /// The trace of a discovery of property `id` in configuration `cfg`; the property is violated
@@ -28,6 +28,7 @@ pub fn trace(
     let mut counts = Counts::new(cfg.mappers);
     let mut steps = Vec::new();
     let mut states = Vec::new();
+    let mut kernel_steps = Vec::new();
     for w in pairs.windows(2) {
         let (before, Some(action)) = (&w[0].0, &w[0].1) else {
             continue;
@@ -42,6 +43,13 @@ pub fn trace(
             observed: observe(cfg, after, &counts),
         });
         states.push((kernel(before), kernel(after)));
+        kernel_steps.push(match w[0].1.as_ref().expect("an action") {
+            ActorModelAction::Deliver {
+                msg: Msg::Step(t, s),
+                ..
+            } => Some((*t, *s)),
+            _ => None,
+        });
     }
     let mut t = Trace {
         meta: Meta {
@@ -56,11 +64,89 @@ pub fn trace(
             expected_host_outcome: crate::export_text::host_outcome(cfg, id, kind),
             race_window: race_window(cfg, &steps, &states),
             shown_by: Vec::new(),
+            waits: waits(cfg, &states, &kernel_steps),
+            window_wait_shown_by: None,
         },
         steps,
     };
     t.meta.shown_by = crate::separate::shown_by(&t);
+    t.meta.window_wait_shown_by = crate::separate::window_wait_shown_by(&t);
     t
+}
+
+/// The acquisitions that wait in the path (`traces::Wait`): a kernel thread standing at a step
+/// that the model's `Kernel::blocked` says would block now. `kernel_steps[i]` is step `i`'s
+/// kernel thread and step, if it is a kernel step.
+fn waits(
+    cfg: &ModelCfg,
+    states: &[(&Kernel, &Kernel)],
+    kernel_steps: &[Option<(Tid, KStep)>],
+) -> Vec<Wait> {
+    let n = states.len();
+    // The state before step `k` (`n`: the end).
+    let at = |k: usize| if k < n { states[k].0 } else { states[n - 1].1 };
+    // `t` stands at `s` in state `k`, blocked.
+    let waiting = |k: usize, t: Tid, s: KStep| {
+        let kk = at(k);
+        kk.threads[Kernel::slot(t)].is_some_and(|th| th.pc == s) && kk.blocked(cfg, t) == Some(true)
+    };
+    let releaser = |from: usize, to: usize, t: Tid, s: KStep| {
+        (from..to)
+            .rev()
+            .find(|&k| waiting(k, t, s) && !waiting(k + 1, t, s))
+            .and_then(|k| kernel_steps[k].map(|(h, _)| thread(cfg, h)))
+    };
+    let mut out = Vec::new();
+    for (i, ks) in kernel_steps.iter().enumerate() {
+        let Some((t, s)) = *ks else { continue };
+        let Some(lock) = s.acquires() else { continue };
+        let ready = (0..i)
+            .rev()
+            .find(|&j| {
+                kernel_steps[j].is_some_and(|(u, _)| u == t)
+                    || at(j + 1).threads[Kernel::slot(t)].is_none()
+            })
+            .map_or(0, |j| j + 1);
+        if let Some(k) = (ready..i).find(|&k| waiting(k, t, s)) {
+            out.push(Wait {
+                thread: thread(cfg, t),
+                lock,
+                since: k.saturating_sub(1),
+                step: Some(i),
+                held_by: releaser(k, i, t, s),
+                certain: false,
+            });
+        }
+    }
+    // Threads still waiting when the path ends: the trace predicts a hang.
+    let end = at(n);
+    for slot in 0..end.threads.len() {
+        let t = end.tid_of_slot(slot);
+        let Some(th) = end.threads[slot] else {
+            continue;
+        };
+        let (s, Some(lock)) = (th.pc, th.pc.acquires()) else {
+            continue;
+        };
+        if !waiting(n, t, s) {
+            continue;
+        }
+        let k = (0..n)
+            .rev()
+            .take_while(|&k| waiting(k, t, s))
+            .last()
+            .unwrap_or(n);
+        out.push(Wait {
+            thread: thread(cfg, t),
+            lock,
+            since: k.saturating_sub(1),
+            step: None,
+            held_by: None,
+            certain: true,
+        });
+    }
+    out.sort_by_key(|w| (w.since, w.step));
+    out
 }
 
 /// The race window of the trace's punch, from the model's own definition

@@ -19,6 +19,12 @@
 //!   (`Kernel::race_window_open`, the model's one definition of the window);
 //! - kernel steps are free: the replay cannot order them, and the lock waits and page-cache
 //!   events it records are findings, not part of the verdict.
+//! - for `meta.window_wait_shown_by` only: the window touch the replay judges (the plan's
+//!   first) must, during its fault, stand at an rw_semaphore read acquisition that *may wait*
+//!   ([`may_wait_for_read`]), as a host shows when that fault has a `contention_begin` with
+//!   `READ`. A fault's only other read rwsem is `mmap_lock`, and no actor takes a mapper's
+//!   `mmap_lock` for write while its window touch is in flight (its mmap and register come
+//!   before; nothing unmaps), so such a contention is on `i_mmap_rwsem` or the vma_lock.
 //! - a trace that predicts a deadlock (its punch never returns) is shown only where `B`, once
 //!   the plan has run out, can reach a state in which no thread can move.
 //!
@@ -34,8 +40,13 @@
 use crate::export::{raced_fault, step, view};
 use crate::run::Action as ModelAction;
 use conformance::plan::{plan, Act};
+use spec::ids::{mapper_id, Tid};
+use spec::kernel::{Kernel, Op};
+use spec::msg::Msg;
 use spec::properties::{kernel, HugeModel, HugeState};
+use spec::steps::Acquire;
 use spec::{ModelCfg, Variant};
+use stateright::actor::ActorModelAction;
 use stateright::Model;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -44,6 +55,69 @@ use traces::{Action, Thread, Trace};
 /// The variants, in [`Variant::ALL`] order, whose model shows `t` (see the module comment).
 pub fn shown_by(t: &Trace) -> Vec<Variant> {
     Variant::ALL.into_iter().filter(|&v| shows(t, v)).collect()
+}
+
+/// Race traces: the variants, in [`Variant::ALL`] order, whose model shows `t` with the
+/// judged window touch's fault waiting on an rw_semaphore for read; `None` without a window
+/// touch.
+pub fn window_wait_shown_by(t: &Trace) -> Option<Vec<Variant>> {
+    let acts = plan(t).acts;
+    acts.iter()
+        .any(|a| matches!(a, Act::Touch { window: true, .. }))
+        .then(|| {
+            Variant::ALL
+                .into_iter()
+                .filter(|&v| search(t, v, true))
+                .collect()
+        })
+}
+
+/// Whether thread `t`, a fault at a step that takes an rw_semaphore for read, may have to wait
+/// there in state `s`: the model blocks it now (`Kernel::blocked`), or some other kernel
+/// thread's next step does not commute with it (run first, it blocks `t`'s step or changes what
+/// it does; run second, it is blocked or does something else). `t`'s step does nothing but take
+/// the lock, so such a step takes that rwsem for write, or trylocks it, within one model step:
+/// in real time `t` can arrive while it holds it. This is how the model's atomic
+/// `hugetlb_vmdelete_list` (one step from `i_mmap_lock_write` to `i_mmap_unlock_write`) can
+/// show a fault waiting on it.
+pub fn may_wait_for_read(model: &HugeModel, s: &HugeState, t: Tid) -> bool {
+    let k = kernel(s);
+    let cfg = &model.cfg;
+    let Some(th) = k.threads[Kernel::slot(t)] else {
+        return false;
+    };
+    if !matches!(th.op, Op::Fault { .. }) || th.pc.acquires() != Some(Acquire::RwsemRead) {
+        return false;
+    }
+    if k.blocked(cfg, t) == Some(true) {
+        return true;
+    }
+    let mut actions = Vec::new();
+    model.actions(s, &mut actions);
+    let step_of = |a: &ModelAction| match a {
+        ActorModelAction::Deliver {
+            msg: Msg::Step(u, _),
+            ..
+        } => Some(*u),
+        _ => None,
+    };
+    let Some(mine) = actions.iter().find(|a| step_of(a) == Some(t)).cloned() else {
+        return false;
+    };
+    let Some(me_first) = model.next_state(s, mine.clone()) else {
+        return true;
+    };
+    actions
+        .iter()
+        .filter(|a| step_of(a).is_some_and(|u| u != t))
+        .any(|other| {
+            let Some(other_first) = model.next_state(s, other.clone()) else {
+                return false;
+            };
+            let a = model.next_state(&other_first, mine.clone());
+            let b = model.next_state(&me_first, other.clone());
+            a.is_none() || b.is_none() || a != b
+        })
 }
 
 /// Where the driver is, and what `B` has already produced ahead of it.
@@ -56,6 +130,9 @@ struct Driver {
     /// Per mapper: the current touch's fault was a raced one; the MMU found the page mapped.
     raced: Vec<bool>,
     hit: Vec<Option<bool>>,
+    /// Per mapper: the current touch's fault may have waited on an rwsem for read (tracked
+    /// only when the search asks for it).
+    waited: Vec<bool>,
 }
 
 /// The trace-side facts the search needs, computed once.
@@ -63,16 +140,32 @@ struct Guide<'a> {
     t: &'a Trace,
     acts: Vec<Act>,
     cfg: ModelCfg,
+    /// The judged window touch (act index) must have waited on an rwsem for read.
+    wait_at: Option<usize>,
 }
 
 /// Whether variant `v`'s model shows `t`.
 pub fn shows(t: &Trace, v: Variant) -> bool {
+    search(t, v, false)
+}
+
+/// Whether variant `v`'s model shows `t`, with the judged window touch's fault waiting on an
+/// rwsem for read if `window_wait`.
+fn search(t: &Trace, v: Variant, window_wait: bool) -> bool {
     let cfg = t.meta.config.model_cfg(v);
     let model: HugeModel = cfg.clone().into_model();
+    let acts = plan(t).acts;
+    let wait_at = window_wait
+        .then(|| {
+            acts.iter()
+                .position(|a| matches!(a, Act::Touch { window: true, .. }))
+        })
+        .flatten();
     let g = Guide {
         t,
-        acts: plan(t).acts,
+        acts,
         cfg,
+        wait_at,
     };
     let mappers = t.meta.config.mappers as usize;
     let fp = |s: &HugeState| BuildHasherDefault::<DefaultHasher>::default().hash_one(s);
@@ -84,6 +177,7 @@ pub fn shows(t: &Trace, v: Variant) -> bool {
             matched: vec![false; g.acts.len()],
             raced: vec![false; mappers],
             hit: vec![None; mappers],
+            waited: vec![false; mappers],
         };
         if g.advance(&s, &mut d) && seen.insert((fp(&s), d.clone())) {
             stack.push((s, d));
@@ -94,9 +188,17 @@ pub fn shows(t: &Trace, v: Variant) -> bool {
     // absent from the plan).
     let hang = t.meta.predicts_hang();
     let mut actions = Vec::new();
-    while let Some((s, d)) = stack.pop() {
+    while let Some((s, mut d)) = stack.pop() {
         if d.next == g.acts.len() && (!hang || stuck(&model, &s)) {
             return true;
+        }
+        if g.wait_at.is_some() {
+            for m in 0..mappers {
+                let t = Tid::main(mapper_id(m as u8));
+                if !d.waited[m] && may_wait_for_read(&model, &s, t) {
+                    d.waited[m] = true;
+                }
+            }
         }
         model.actions(&s, &mut actions);
         for a in actions.drain(..) {
@@ -162,6 +264,7 @@ impl Guide<'_> {
                     if let (Action::Touch { .. }, Some(m)) = (&action, mapper) {
                         d.raced[m] = false;
                         d.hit[m] = None;
+                        d.waited[m] = false;
                     }
                     d.next += 1;
                 }
@@ -213,21 +316,32 @@ impl Guide<'_> {
                 // The replay checks the MMU's hit only for a touch that read or wrote.
                 let hit_ok =
                     hit.is_none() || matches!(event, Action::Sigbus { .. }) || d.hit[m] == *hit;
-                value_ok && hit_ok && (!self.window(*mapper, *step) || d.raced[m])
+                let judged = self
+                    .wait_at
+                    .is_some_and(|a| matches!(self.acts[a], Act::Touch { step: s, .. } if self.touch_of(*mapper, *step) == s));
+                value_ok
+                    && hit_ok
+                    && (!self.window(*mapper, *step) || d.raced[m])
+                    && (!judged || d.waited[m])
             }
             _ => false,
         }
     }
 
-    /// Whether the touch that ends at step `end` of mapper `m` is a window touch.
-    fn window(&self, m: u8, end: usize) -> bool {
-        let touch = (0..end)
+    /// The touch step of mapper `m` that ends at step `end`.
+    fn touch_of(&self, m: u8, end: usize) -> usize {
+        (0..end)
             .rev()
             .find(|&i| {
                 self.t.steps[i].thread == Thread::mapper(m)
                     && matches!(self.t.steps[i].action, Action::Touch { .. })
             })
-            .expect("a touch before its end");
+            .expect("a touch before its end")
+    }
+
+    /// Whether the touch that ends at step `end` of mapper `m` is a window touch.
+    fn window(&self, m: u8, end: usize) -> bool {
+        let touch = self.touch_of(m, end);
         self.acts
             .iter()
             .any(|a| matches!(a, Act::Touch { step, window: true, .. } if *step == touch))
@@ -317,6 +431,99 @@ mod tests {
         for v in Variant::ALL {
             assert_eq!(leak.contains(&v), v.features().skips_mapped_page(), "{v}");
         }
+    }
+
+    /// The window fault can be seen waiting on an rwsem for read exactly in the variants whose
+    /// fault takes one the punch takes for write (5.7's `i_mmap_rwsem`, 6.1's vma_lock), for
+    /// every race trace the fixed variants show: the observable that tells 5.7 and 6.1 from
+    /// 4.5.
+    #[test]
+    fn a_window_fault_waits_on_an_rwsem_only_where_the_fault_takes_one() {
+        let mut checked = 0;
+        for (name, t) in corpus() {
+            let Some(waits) = &t.meta.window_wait_shown_by else {
+                continue;
+            };
+            if t.meta.config.migrators > 0 {
+                continue;
+            }
+            for v in t.meta.shown_by.iter().copied() {
+                let f = v.features();
+                let rwsem = f.fault_i_mmap_read || f.vma_lock;
+                assert_eq!(waits.contains(&v), rwsem, "{name} in {v}");
+                checked += 1;
+            }
+            assert!(waits.iter().all(|v| t.meta.shown_by.contains(v)), "{name}");
+        }
+        assert!(checked > 20, "{checked}");
+    }
+
+    /// The exported waits: 5.7's window fault waits on nothing in its own interleaving (its
+    /// `i_mmap_lock_read` comes after the vmdelete step), so nothing about it is certain,
+    /// while its removal loop waits for the fault mutex the window fault holds; 4.5's window
+    /// fault takes no rwsem at all; the 5.10 deadlock's two waits never end and are certain.
+    #[test]
+    fn the_exported_waits() {
+        let corpus = corpus();
+        let by = |name: &str| &corpus.iter().find(|(n, _)| n == name).expect(name).1;
+        let m0 = Thread::mapper(0);
+        for name in [
+            "v5_7.race_window_fault.witness.json",
+            "v4_5.race_window_fault.witness.json",
+        ] {
+            let t = by(name);
+            let fault = t.meta.race_window.as_ref().unwrap().faults[0].step;
+            assert!(t.meta.waits.iter().all(|w| !w.certain), "{name}");
+            assert!(
+                !t.meta
+                    .waits
+                    .iter()
+                    .any(|w| w.thread == m0 && w.step <= Some(fault)),
+                "{name}: {:?}",
+                t.meta.waits
+            );
+            let removal = t
+                .meta
+                .waits
+                .iter()
+                .find(|w| w.thread == Thread::MANAGER)
+                .expect("the removal loop waits");
+            assert_eq!(
+                (removal.lock, removal.held_by),
+                (Acquire::Mutex, Some(m0)),
+                "{name}"
+            );
+        }
+        let v5_7 = by("v5_7.race_window_fault.witness.json");
+        let fault_read = v5_7.steps.iter().position(|s| {
+            s.thread == m0
+                && s.action.kernel_step() == Some(traces::KernelStep::HugetlbFaultIMmapRead)
+        });
+        let vmdelete = v5_7.meta.race_window.as_ref().unwrap().open;
+        assert!(
+            fault_read > Some(vmdelete),
+            "the fault takes i_mmap_rwsem after vmdelete"
+        );
+        let deadlock = by("v5_10.no_deadlock.counterexample.json");
+        let certain: Vec<(Thread, Acquire)> = deadlock
+            .meta
+            .waits
+            .iter()
+            .filter(|w| w.certain)
+            .map(|w| (w.thread, w.lock))
+            .collect();
+        assert_eq!(
+            certain,
+            [
+                (Thread::MANAGER, Acquire::RwsemWrite),
+                (Thread::mapper(1), Acquire::PageLock)
+            ]
+        );
+        assert!(deadlock
+            .meta
+            .waits
+            .iter()
+            .all(|w| w.certain == w.step.is_none()));
     }
 
     /// A trace that predicts a deadlock is shown exactly by the variants whose model can

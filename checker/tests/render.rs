@@ -299,7 +299,7 @@ fn bad_traces_exit_2_with_one_line() {
         ("meta1.json", r#"{"meta":1}"#.into(), "meta"),
         (
             "version99.json",
-            good.replacen("\"format\": 3,", "\"format\": 99,", 1),
+            good.replacen("\"format\": 4,", "\"format\": 99,", 1),
             "meta.format",
         ),
         (

@@ -250,6 +250,12 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     }
     let windows_confirmed =
         kernel.then(|| evidence.iter().filter(|e| e.confirmed()).count() as u32);
+    // Over the counted attempts only: a wait in an attempt that did not count shows nothing.
+    let waited: Vec<bool> = achieved
+        .iter()
+        .filter_map(|o| o.evidence.as_ref()?.window_waited)
+        .collect();
+    let window_waits = (!waited.is_empty()).then(|| waited.iter().filter(|&&w| w).count() as u32);
     let accounting_difference = outcomes.iter().find_map(|o| o.accounting.clone());
     let confidence = windows_confirmed.map(|confirmed| {
         // Counted per confirmed window: for a counterexample, the host showing the violation;
@@ -281,6 +287,7 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
         mismatch: shown.mismatch.clone(),
         reproduce: reproduce.to_string(),
         windows_confirmed,
+        window_waits,
         kernel_events: evidence.iter().map(|e| e.kernel_events).sum(),
         accounting: opts.kernel_events.then(|| {
             if accounting_difference.is_some() {
@@ -432,6 +439,7 @@ impl Attempt<'_> {
             Some(r) => {
                 let (mut e, h) = a.judge(&r.events, plan, expect, window.is_some())?;
                 if !r.records_lock_waits() {
+                    e.window_waited = None;
                     e.blocking.push(
                         "lock waits not checked: this kernel has no lock:contention_* \
                          tracepoints (Linux 5.19+)"

@@ -82,6 +82,11 @@ pub struct TraceReport {
     /// Race traces with kernel events: attempts whose window the kernel's events confirm.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub windows_confirmed: Option<u32>,
+    /// Race traces on a kernel with `lock:contention_*`: counted attempts (confirmed windows)
+    /// whose window fault waited on an rw_semaphore for read; with `conforms`, a variant not
+    /// in `meta.window_wait_shown_by` is ruled out when this is above 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_waits: Option<u32>,
     /// Kernel events recorded for the actors, over all attempts.
     pub kernel_events: usize,
     /// `conforms` or `diverges`: the pool's counters and `st_blocks` at every quiet point.
@@ -146,6 +151,13 @@ impl TraceReport {
                 s,
                 "  kernel: {n}/{} windows confirmed by the kernel's events ({} events)",
                 self.attempts, self.kernel_events
+            );
+        }
+        if let Some(n) = self.window_waits {
+            let _ = writeln!(
+                s,
+                "  lock waits: the window fault waited on an rwsem (read) in {n} of {} counted windows",
+                self.achieved
             );
         }
         if let Some(c) = &self.confidence {

@@ -57,9 +57,23 @@ pub fn conclude(corpus: &[(String, &Trace)], reports: &[TraceReport]) -> Separat
             Some(_) => None,
         });
         let ruled_out = corpus.iter().find_map(|(name, t)| {
-            let conforms = report(name).is_some_and(|r| r.verdict == Verdict::Conforms);
-            (conforms && !t.meta.shown_by.contains(&v)).then(|| {
-                format!("{name} conforms here, and the {v} model cannot show what it observes")
+            let r = report(name).filter(|r| r.verdict == Verdict::Conforms)?;
+            if !t.meta.shown_by.contains(&v) {
+                return Some(format!(
+                    "{name} conforms here, and the {v} model cannot show what it observes"
+                ));
+            }
+            let waited = r.window_waits.is_some_and(|n| n > 0);
+            let wait_shown = t
+                .meta
+                .window_wait_shown_by
+                .as_ref()
+                .is_some_and(|vs| vs.contains(&v));
+            (waited && !wait_shown).then(|| {
+                format!(
+                    "{name} conforms here with its window fault waiting on an rwsem (read), \
+                     which the {v} model cannot show"
+                )
             })
         });
         if ruled_out.is_none() {
@@ -85,11 +99,21 @@ pub fn conclude(corpus: &[(String, &Trace)], reports: &[TraceReport]) -> Separat
     for (i, a) in out.not_ruled_out.iter().enumerate() {
         for b in &out.not_ruled_out[i + 1..] {
             let shows = |t: &Trace, v: &str| t.meta.shown_by.iter().any(|s| s.name() == v);
-            let separated_by: Vec<String> = corpus
-                .iter()
-                .filter(|(_, t)| shows(t, a) != shows(t, b))
-                .map(|(n, _)| n.clone())
-                .collect();
+            let with_wait = |t: &Trace, v: &str| {
+                t.meta
+                    .window_wait_shown_by
+                    .iter()
+                    .flatten()
+                    .any(|s| s.name() == v)
+            };
+            let mut separated_by: Vec<String> = Vec::new();
+            for (n, t) in corpus {
+                if shows(t, a) != shows(t, b) {
+                    separated_by.push(n.clone());
+                } else if with_wait(t, a) != with_wait(t, b) {
+                    separated_by.push(format!("{n} (window fault waits on an rwsem)"));
+                }
+            }
             let variants = [a.clone(), b.clone()];
             let claimed = |v: &String| out.conforms_to.contains(v);
             if separated_by.is_empty() && claimed(a) && claimed(b) {
@@ -163,6 +187,7 @@ mod tests {
             mismatch: None,
             reproduce: String::new(),
             windows_confirmed: None,
+            window_waits: None,
             kernel_events: 0,
             accounting: None,
             accounting_difference: None,
@@ -189,6 +214,30 @@ mod tests {
             .collect();
         let all: Vec<(String, &Trace)> = corpus.iter().map(|(n, t)| (n.clone(), t)).collect();
         conclude(&all, &reports)
+    }
+
+    /// A race trace that conforms with its window fault waiting on an rwsem (read) rules out
+    /// the variants whose fault takes none (4.5 and its marker twin); without that wait, or
+    /// with the trace diverging, it rules out nothing more than before.
+    #[test]
+    fn a_window_wait_rules_out_the_variants_that_cannot_show_it() {
+        let corpus = corpus();
+        let name = "v6_17.race_window_fault.witness.json";
+        let (_, t) = corpus.iter().find(|(n, _)| n == name).unwrap();
+        let all = [(name.to_string(), t)];
+        let with = |waits: Option<u32>, verdict: Verdict| {
+            let mut r = report(name, t, verdict);
+            r.window_waits = waits;
+            conclude(&all, &[r]).not_ruled_out
+        };
+        let names = |vs: &[Variant]| vs.iter().map(|v| v.name().to_string()).collect::<Vec<_>>();
+        assert_eq!(with(None, Verdict::Conforms), names(&t.meta.shown_by));
+        assert_eq!(with(Some(0), Verdict::Conforms), names(&t.meta.shown_by));
+        let waited = with(Some(3), Verdict::Conforms);
+        assert_eq!(waited, names(t.meta.window_wait_shown_by.as_ref().unwrap()));
+        assert!(!waited.contains(&"v4_5".to_string()), "{waited:?}");
+        assert!(waited.contains(&"v5_7".to_string()), "{waited:?}");
+        assert_eq!(with(Some(3), Verdict::Diverges).len(), Variant::ALL.len());
     }
 
     #[test]

@@ -99,6 +99,33 @@ fn check_trace(path: &Path, t: &Trace, opts: &Options) -> Result<(), Failed> {
         )
         .into());
     }
+    // The window fault's lock waits are looked at in every confirmed window (this kernel has
+    // `lock:contention_*`); where it waited on an rwsem for read and the trace conforms, some
+    // variant's model must be able to show that wait, or the models lack one the kernel has.
+    let unchecked = r
+        .findings
+        .iter()
+        .any(|f| f.contains("lock waits not checked"));
+    if r.windows_confirmed.unwrap_or(0) > 0 && !unchecked && r.window_waits.is_none() {
+        return Err(format!(
+            "the window fault's lock waits were not looked at:\n{}",
+            r.text()
+        )
+        .into());
+    }
+    let waited = r.window_waits.unwrap_or(0) > 0;
+    let shown = t
+        .meta
+        .window_wait_shown_by
+        .as_ref()
+        .is_some_and(|v| !v.is_empty());
+    if r.verdict == Verdict::Conforms && waited && !shown {
+        return Err(format!(
+            "the window fault waited on an rwsem (read), which no variant's model can show:\n{}",
+            r.text()
+        )
+        .into());
+    }
     if want == Verdict::Conforms && r.accounting.as_deref() != Some("conforms") {
         return Err(format!("pool accounting must conform:\n{}", r.text()).into());
     }

@@ -69,6 +69,14 @@ fn a_confirmed_window() {
     assert!(e.confirmed());
     assert_eq!(e.blocking, Vec::<String>::new());
     assert_eq!(e.disagreement(), None);
+    // The window fault's thread waited on an rwsem for read: what 4.5's model cannot show.
+    assert_eq!(e.window_waited, Some(true));
+    assert!(!t
+        .meta
+        .window_wait_shown_by
+        .as_ref()
+        .unwrap()
+        .contains(&t.meta.variant));
 
     // The timing heuristic saying "missed" on the same events is a finding.
     let e = judge(
@@ -117,6 +125,62 @@ fn a_fault_that_came_too_late() {
     assert_eq!(
         e.disagreement().as_deref(),
         Some("timing says the window was hit; the kernel says: the fault began after the page's delete, or was not over before it")
+    );
+    // No confirmed window, so nothing said about its fault's waits.
+    assert_eq!(e.window_waited, None);
+}
+
+/// Only the faulting thread's waits count: the same contention on another thread of the
+/// mapper (its uffd handler) is not the window fault waiting.
+#[test]
+fn a_window_wait_is_the_faulting_threads() {
+    let (ev, s, touch) = fixture("confirmed");
+    let w = confirm(&ev, &s, &touch);
+    let (f0, f1) = w.fault_ns.unwrap();
+    let seen = blocking::contentions(&ev, Role::Mapper(0), touch.mapper, f0, f1);
+    assert!(blocking::waited_for_read(&seen, w.fault_tid));
+    assert!(!blocking::waited_for_read(&seen, Some(-1)));
+    assert!(!blocking::waited_for_read(&seen, None));
+}
+
+/// The certain waits of the 5.10 deadlock (the punch waiting for `i_mmap_rwsem` for write,
+/// the fault for the page lock, which has no contention event) against recorded events: the
+/// 6.18 recording has no such wait of the manager, a recording with one has.
+#[test]
+fn certain_waits_against_recorded_contentions() {
+    let t = traces::load(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../traces/corpus/v5_10.no_deadlock.counterexample.json"),
+    )
+    .unwrap();
+    let expected = predict::waits(&t);
+    assert_eq!(
+        expected.certain,
+        vec![(Role::Manager, LockKind::RwsemWrite)]
+    );
+    let (ev, s, _) = fixture("confirmed");
+    let p = conformance::evidence::window::punch(&ev, &s).unwrap();
+    let manager = blocking::contentions(&ev, Role::Manager, s.manager, p.0, p.1.unwrap());
+    let missing =
+        "the trace makes Manager wait on a rwsem write; the host shows no such contention";
+    assert!(
+        blocking::check(&manager, &expected)
+            .iter()
+            .any(|f| f == missing),
+        "{manager:?}"
+    );
+    let hung = vec![blocking::Contention {
+        role: Role::Manager,
+        tid: s.manager,
+        kind: LockKind::RwsemWrite,
+        begin_ns: p.0 + 1,
+        end_ns: None,
+    }];
+    assert!(
+        !blocking::check(&hung, &expected)
+            .iter()
+            .any(|f| f == missing),
+        "the certain wait is shown"
     );
 }
 

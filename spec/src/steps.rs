@@ -7,7 +7,10 @@
 //! the manager is the only task that calls `fallocate`).
 
 /// The kind of sleeping lock a step takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Acquire {
     /// A `struct mutex` (the fault mutex table, `inode_lock` is an rwsem).
     Mutex,

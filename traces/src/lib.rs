@@ -23,7 +23,7 @@ pub use action::{
 pub use diff::Change;
 pub use error::TraceError;
 pub use load::{load, parse};
-pub use schema::{Config, Kind, Meta, Observed, Pool, RaceWindow, RacedFault, Step, Trace};
+pub use schema::{Config, Kind, Meta, Observed, Pool, RaceWindow, RacedFault, Step, Trace, Wait};
 pub use spec::ids::Ctx;
 pub use spec::node::Role;
 pub use spec::{TouchArea, UffdPolicy, Variant};
@@ -31,5 +31,5 @@ pub use thread::Thread;
 pub use value::{Shown, Value, Word};
 
 /// The format version this crate reads and writes. 2: `meta.race_window`; 3: `meta.shown_by`
-/// and each step's `observed.pool`.
-pub const FORMAT_VERSION: u32 = 3;
+/// and each step's `observed.pool`; 4: `meta.waits` and `meta.window_wait_shown_by`.
+pub const FORMAT_VERSION: u32 = 4;

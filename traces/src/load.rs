@@ -2,7 +2,7 @@
 //! index and page checked against the configuration, or a [`TraceError`] naming the field.
 
 use crate::error::TraceError;
-use crate::schema::{Config, Meta, Observed, RaceWindow, Step, Trace};
+use crate::schema::{Config, Meta, Observed, RaceWindow, Step, Trace, Wait};
 use crate::wire::{parse_step, WireStep};
 use crate::{Action, KernelStep, Variant, FORMAT_VERSION};
 use serde::Deserialize;
@@ -55,7 +55,7 @@ pub fn parse(file: impl AsRef<Path>, text: &str) -> Result<Trace, TraceError> {
         if f != FORMAT_VERSION {
             let why = if f < FORMAT_VERSION {
                 "; regenerate it with `hugepunch traces` (format 2 added meta.race_window, 3 \
-                 meta.shown_by and observed.pool)"
+                 meta.shown_by and observed.pool, 4 meta.waits and meta.window_wait_shown_by)"
             } else {
                 ""
             };
@@ -114,16 +114,20 @@ impl Parser {
             ));
         }
         self.config(&m.config)?;
-        let ordered = m.shown_by.windows(2).all(|w| {
-            Variant::ALL.iter().position(|v| *v == w[0])
-                < Variant::ALL.iter().position(|v| *v == w[1])
-        });
-        if !ordered {
-            return Err(self.err(
-                None,
-                "meta.shown_by",
-                "variants repeated or not in the model's order",
-            ));
+        let ordered = |vs: &[Variant]| {
+            vs.windows(2).all(|w| {
+                Variant::ALL.iter().position(|v| *v == w[0])
+                    < Variant::ALL.iter().position(|v| *v == w[1])
+            })
+        };
+        let lists = [
+            ("meta.shown_by", Some(&m.shown_by)),
+            ("meta.window_wait_shown_by", m.window_wait_shown_by.as_ref()),
+        ];
+        for (field, vs) in lists {
+            if vs.is_some_and(|vs| !ordered(vs)) {
+                return Err(self.err(None, field, "variants repeated or not in the model's order"));
+            }
         }
         if w.steps.is_empty() {
             return Err(self.err(None, "steps", "a trace has at least one step"));
@@ -147,6 +151,9 @@ impl Parser {
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(rw) = &m.race_window {
             self.race_window(rw, &steps)?;
+        }
+        for (k, w) in m.waits.iter().enumerate() {
+            self.wait(k, w, &steps)?;
         }
         Ok(Trace { meta: m, steps })
     }
@@ -255,6 +262,32 @@ impl Parser {
     }
 
     /// The window's steps are the steps it says they are.
+    /// A wait names steps of the trace, in order, and its step is the waiting thread's.
+    fn wait(&self, k: usize, w: &Wait, steps: &[Step]) -> Result<(), TraceError> {
+        let bad =
+            |field: &str, msg: String| Err(self.err(None, format!("meta.waits[{k}].{field}"), msg));
+        if w.since >= steps.len() {
+            return bad(
+                "since",
+                format!("step {} beyond the trace's {}", w.since, steps.len()),
+            );
+        }
+        if let Some(i) = w.step {
+            let taken = steps.get(i).filter(|s| i > w.since && s.thread == w.thread);
+            let acquires = taken.and_then(|s| s.action.kernel_step()?.acquires());
+            if acquires != Some(w.lock) {
+                return bad(
+                    "step",
+                    format!(
+                        "step {i} is not {}'s acquisition of a {:?} after step {}",
+                        w.thread, w.lock, w.since
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn race_window(&self, w: &RaceWindow, steps: &[Step]) -> Result<(), TraceError> {
         let bad = |field: &str, msg: String| {
             Err(self.err(None, format!("meta.race_window.{field}"), msg))

@@ -1,6 +1,6 @@
 //! A trace, typed: what the loader returns and the exporter writes.
 
-use crate::action::{Action, Level};
+use crate::action::{Acquire, Action, Level};
 use crate::thread::Thread;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,15 @@ pub struct Meta {
     /// window; `checker::separate` says exactly what, and what it assumes). A host that
     /// conforms to this trace is none of the other variants.
     pub shown_by: Vec<Variant>,
+    /// The acquisitions of a sleeping lock that wait in this trace's interleaving, in the
+    /// order they start waiting (see [`Wait`]).
+    pub waits: Vec<Wait>,
+    /// Race traces: the variants, in `Variant::ALL` order, whose model can show what
+    /// [`Meta::shown_by`] is about *and* the window touch's fault waiting on an rw_semaphore
+    /// for read (`lock:contention_begin`, `READ`) while it runs (`checker::separate` says
+    /// exactly when a model can). `None` without a window touch. A host that conforms to
+    /// this trace and showed that wait in a confirmed window is none of the other variants.
+    pub window_wait_shown_by: Option<Vec<Variant>>,
 }
 
 impl Meta {
@@ -228,6 +237,42 @@ impl RaceWindow {
     pub fn fault(&self) -> Option<&RacedFault> {
         self.faults.first()
     }
+}
+
+/// A kernel thread that, in the trace's interleaving, stands at a step that takes a sleeping
+/// lock while another thread holds that lock against it (the model's
+/// `Kernel::blocked`: the step would be `Blocked`), so it must wait there.
+///
+/// Only a wait that never ends is `certain` on a host. A replay forces the trace's user-level
+/// order and the race window (the window touch's fault maps its page after
+/// `hugetlb_vmdelete_list` and before `remove_inode_hugepages` reaches it), and nothing else
+/// of the kernel's order. A wait needs the waiter to arrive at its lock after the holder took
+/// it and before the holder let it go. No thread holds a sleeping lock across a user-visible
+/// event (a system call returns, and a fault hands over to userfaultfd, with its locks
+/// dropped), so the replay can put neither end of a hold on a known side of the waiter's
+/// arrival; and the window only orders the fault's acquisitions after
+/// `hugetlb_vmdelete_list`'s `i_mmap_unlock_write` (5.7) or its vma_lock `trylock` (6.1), and
+/// before the removal loop's `mutex_lock` of the raced index: orders between holds, never
+/// a hold around an arrival. So the window fault of the 5.7 witness waits on nothing in the
+/// model (its `i_mmap_lock_read` comes after the vmdelete step), and on a real 5.7 kernel it
+/// waits for `i_mmap_rwsem` only if it happens to arrive before `hugetlb_vmdelete_list` is
+/// done. The exception is a trace that predicts a hang: a thread still waiting when the
+/// trace ends waits for good, which the replay sees as the hang itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wait {
+    /// The waiting thread.
+    pub thread: Thread,
+    /// The kind of lock it waits on.
+    pub lock: Acquire,
+    /// The step after which it first stands at the acquisition with the lock held.
+    pub since: usize,
+    /// The step that makes the acquisition; `None` when the thread still waits at the end.
+    pub step: Option<usize>,
+    /// The thread whose step let the lock go (the last one, if it was taken again between).
+    pub held_by: Option<Thread>,
+    /// A replay must see this wait (it never ends: the trace predicts a hang).
+    pub certain: bool,
 }
 
 /// One step of the trace.

@@ -58,7 +58,7 @@ fn wrong_json_type() {
 
 #[test]
 fn unknown_version() {
-    let text = leak().replacen("\"format\": 3", "\"format\": 99", 1);
+    let text = leak().replacen("\"format\": 4", "\"format\": 99", 1);
     let e = err(&text);
     assert_eq!((e.field.as_str(), e.step), ("meta.format", None), "{e}");
     assert!(e.message.contains("99"), "{e}");
@@ -135,7 +135,7 @@ fn every_model_step_and_variant_loads() {
 
 #[test]
 fn an_old_format_is_refused_with_the_way_out() {
-    let text = leak().replacen("\"format\": 3", "\"format\": 1", 1);
+    let text = leak().replacen("\"format\": 4", "\"format\": 1", 1);
     let e = err(&text);
     assert_eq!((e.field.as_str(), e.step), ("meta.format", None), "{e}");
     assert!(e.message.contains("hugepunch traces"), "{e}");
@@ -143,10 +143,45 @@ fn an_old_format_is_refused_with_the_way_out() {
 
 #[test]
 fn format_2_without_shown_by_is_refused() {
-    let text = leak().replacen("\"format\": 3", "\"format\": 2", 1);
+    let text = leak().replacen("\"format\": 4", "\"format\": 2", 1);
     let e = err(&text);
     assert_eq!((e.field.as_str(), e.step), ("meta.format", None), "{e}");
     assert!(e.message.contains("3 meta.shown_by"), "{e}");
+}
+
+#[test]
+fn format_3_without_waits_is_refused() {
+    let text = leak().replacen("\"format\": 4", "\"format\": 3", 1);
+    let e = err(&text);
+    assert_eq!((e.field.as_str(), e.step), ("meta.format", None), "{e}");
+    assert!(e.message.contains("4 meta.waits"), "{e}");
+}
+
+/// The 4.4 leak's removal loop waits for the fault mutex its window fault holds.
+fn leak_wait() -> (usize, usize) {
+    let t = parse("x.json", &leak()).unwrap();
+    let w = &t.meta.waits[0];
+    (w.since, w.step.expect("the wait ends"))
+}
+
+#[test]
+fn a_wait_whose_step_is_not_the_acquisition_is_refused() {
+    let (_, step) = leak_wait();
+    let text = leak().replacen(
+        &format!("\"step\": {step},\n        \"held_by\""),
+        "\"step\": 0,\n        \"held_by\"",
+        1,
+    );
+    let e = err(&text);
+    assert_eq!(e.field, "meta.waits[0].step", "{e}");
+}
+
+#[test]
+fn a_wait_beyond_the_trace_is_refused() {
+    let (since, _) = leak_wait();
+    let text = leak().replacen(&format!("\"since\": {since},"), "\"since\": 999,", 1);
+    let e = err(&text);
+    assert_eq!(e.field, "meta.waits[0].since", "{e}");
 }
 
 #[test]

@@ -113,3 +113,32 @@ pub fn config(c: &Config) -> String {
         if c.hole_reuse { ", hole reuse" } else { "" },
     )
 }
+
+/// A wait of the trace's interleaving (`meta.waits`), one line.
+pub fn wait(w: &traces::Wait) -> String {
+    let lock = match w.lock {
+        traces::Acquire::Mutex => "a mutex",
+        traces::Acquire::RwsemRead => "an rwsem (read)",
+        traces::Acquire::RwsemWrite => "an rwsem (write)",
+        traces::Acquire::PageLock => "a page lock",
+    };
+    let by = w
+        .held_by
+        .map_or(String::new(), |h| format!(", let go by {h}"));
+    match w.step {
+        Some(i) => format!(
+            "{} waits on {lock} from step {} to step {i}{by}",
+            w.thread, w.since
+        ),
+        None => format!(
+            "{} waits on {lock} from step {} for good{}",
+            w.thread,
+            w.since,
+            if w.certain {
+                " (certain: the trace hangs)"
+            } else {
+                ""
+            }
+        ),
+    }
+}

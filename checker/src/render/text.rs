@@ -122,6 +122,24 @@ pub fn render(d: &Diagram, origin: &Origin) -> String {
     if let Some(w) = &d.window {
         line(&format!("         {}", w.summary(t.steps.len())));
     }
+    for (k, w) in m.waits.iter().enumerate() {
+        line(&format!(
+            "{}{}",
+            if k == 0 { "waits    " } else { "         " },
+            show::wait(w)
+        ));
+    }
+    if let Some(vs) = &m.window_wait_shown_by {
+        let names: Vec<&str> = vs.iter().map(|v| v.name()).collect();
+        line(&format!(
+            "         the window fault may wait on an rwsem (read) in: {}",
+            if names.is_empty() {
+                "no variant".to_string()
+            } else {
+                names.join(", ")
+            }
+        ));
+    }
     line("");
     line("(* the step changed it; | inside the race window; file: - is a hole; mapped, missing, sigbus: per mapper)");
     out

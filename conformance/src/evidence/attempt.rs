@@ -22,6 +22,11 @@ pub struct AttemptEvidence {
     pub page_cache: Option<PageCache>,
     /// Lock waits the trace does not allow, or certain waits the host did not show.
     pub blocking: Vec<String>,
+    /// Race traces, in a confirmed window, on a kernel with `lock:contention_*`: whether the
+    /// window touch's fault waited on an rw_semaphore for read (the observable of
+    /// `meta.window_wait_shown_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_waited: Option<bool>,
 }
 
 impl AttemptEvidence {
@@ -69,6 +74,7 @@ pub fn judge(events: &[Event], i: &Inputs) -> AttemptEvidence {
         .page_cache
         .map(|p| pagecache::check(events, &i.subject, p));
     let mut seen = Vec::new();
+    let mut window_waited = None;
     if let Some((p0, p1)) = punch(events, &i.subject) {
         seen.extend(blocking::contentions(
             events,
@@ -85,7 +91,11 @@ pub fn judge(events: &[Event], i: &Inputs) -> AttemptEvidence {
                 .iter()
                 .find(|(_, pid)| *pid == t.mapper)
                 .map_or(Role::Mapper(0), |(r, _)| *r);
-            seen.extend(blocking::contentions(events, role, t.mapper, f0, f1));
+            let fault = blocking::contentions(events, role, t.mapper, f0, f1);
+            if w.verdict == window::Verdict::Confirmed {
+                window_waited = Some(blocking::waited_for_read(&fault, w.fault_tid));
+            }
+            seen.extend(fault);
         }
     }
     AttemptEvidence {
@@ -94,5 +104,6 @@ pub fn judge(events: &[Event], i: &Inputs) -> AttemptEvidence {
         kernel_window,
         page_cache,
         blocking: blocking::check(&seen, i.waits),
+        window_waited,
     }
 }

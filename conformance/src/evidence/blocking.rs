@@ -3,7 +3,14 @@
 //! Only waits inside the operations the trace orders are judged: the manager's punch and a
 //! mapper's window fault. There a thread may wait only on a lock kind it takes in the trace
 //! (plus `mmap_lock` for reading, which every fault takes before `hugetlb_fault`); a wait the
-//! trace makes certain must show up as a contention of that thread and kind.
+//! trace makes certain (`traces::Wait::certain`: one that never ends, in a trace that
+//! predicts a hang) must show up as a contention of that thread and kind.
+//!
+//! These are findings, never a verdict: the only certain waits come with a hang, which the
+//! replay already judges by the punch not returning, and every other wait of a trace's
+//! interleaving depends on timing the replay does not force (see `traces::Wait`). What a
+//! wait the host did show says about the variants goes through `meta.window_wait_shown_by`
+//! instead ([`waited_for_read`]).
 
 use super::events::{Event, Kind, LockKind};
 use serde::{Deserialize, Serialize};
@@ -66,6 +73,13 @@ pub fn contentions(events: &[Event], role: Role, tgid: i32, from: u64, to: u64) 
         }
     }
     out
+}
+
+/// Whether thread `tid` (the window touch's faulting thread) waited on an rw_semaphore for
+/// read among `seen`. Its other threads (the uffd handler) do not count.
+pub fn waited_for_read(seen: &[Contention], tid: Option<i32>) -> bool {
+    seen.iter()
+        .any(|c| Some(c.tid) == tid && c.kind == LockKind::RwsemRead)
 }
 
 /// Differences between the waits the host showed and the trace, one sentence each.

@@ -10,7 +10,7 @@ use super::pagecache::Predicted;
 use crate::layout::Layout;
 use crate::window::window_touches;
 use std::collections::BTreeSet;
-use traces::{Acquire, Action, Call, Syscall, Trace};
+use traces::{Acquire, Action, Call, Syscall, Thread, Trace, Wait};
 
 /// The lock kind a step's acquisition shows up as in `lock:contention_*`, from the model's
 /// [`traces::Acquire`]. The page lock is a bit wait, not a contention event.
@@ -89,9 +89,26 @@ pub fn pagecache(t: &Trace, layout: &Layout) -> Option<Predicted> {
     })
 }
 
+/// The lock kind of a certain wait as `lock:contention_begin` shows it, for the manager or a
+/// mapper (a page-lock wait is a bit wait, with no contention event).
+fn certain(w: &Wait) -> Option<(Role, LockKind)> {
+    let role = match w.thread.mapper_number() {
+        Some(m) => Role::Mapper(m),
+        None if w.thread == Thread::MANAGER => Role::Manager,
+        None => return None,
+    };
+    let kind = match w.lock {
+        Acquire::Mutex => LockKind::Mutex,
+        Acquire::RwsemRead => LockKind::RwsemRead,
+        Acquire::RwsemWrite => LockKind::RwsemWrite,
+        Acquire::PageLock => return None,
+    };
+    Some((role, kind))
+}
+
 /// The lock kinds the manager takes during the punch and each window fault's mapper takes in
-/// that fault (plus `mmap_lock` for reading, which every fault takes first). No trace makes
-/// a wait certain yet: the model does not export which acquisitions waited.
+/// that fault (plus `mmap_lock` for reading, which every fault takes first), and the waits
+/// the trace makes certain (`meta.waits`, those that never end).
 pub fn waits(t: &Trace) -> Expected {
     let mut allowed: Vec<(Role, BTreeSet<LockKind>)> = Vec::new();
     if let Some((i, r, _, _)) = punch_steps(t) {
@@ -126,6 +143,12 @@ pub fn waits(t: &Trace) -> Expected {
     }
     Expected {
         allowed,
-        certain: Vec::new(),
+        certain: t
+            .meta
+            .waits
+            .iter()
+            .filter(|w| w.certain)
+            .filter_map(certain)
+            .collect(),
     }
 }

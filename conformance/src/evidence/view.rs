@@ -65,7 +65,42 @@ pub fn text(t: &Trace, r: &TraceReport) -> String {
     for b in &e.blocking {
         let _ = writeln!(s, "  lock waits: {b}");
     }
+    if let Some(waited) = e.window_waited {
+        let _ = writeln!(
+            s,
+            "  lock waits: the window fault {} on an rwsem (read){}",
+            if waited { "waited" } else { "did not wait" },
+            match &t.meta.window_wait_shown_by {
+                Some(vs) if waited => format!(
+                    ", which only these models can show: {}",
+                    vs.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+                ),
+                _ => String::new(),
+            }
+        );
+    }
+    for w in &t.meta.waits {
+        let _ = writeln!(s, "  predicted wait: {}", wait_line(w));
+    }
     s
+}
+
+/// A wait of the trace's interleaving, one line (the host need not show it unless certain).
+fn wait_line(w: &traces::Wait) -> String {
+    let end = w
+        .step
+        .map_or("for good".to_string(), |i| format!("until step {i}"));
+    format!(
+        "{} on a {:?} from step {} {end}{}",
+        w.thread,
+        w.lock,
+        w.since,
+        if w.certain {
+            " (certain)"
+        } else {
+            " (timing: not required)"
+        }
+    )
 }
 
 /// The punch's steps and the raced faults, each with what the events show for it ("" when

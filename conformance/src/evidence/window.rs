@@ -124,6 +124,9 @@ pub struct KernelWindow {
     /// The fault's begin and end, kernel clock in ns.
     #[serde(skip)]
     pub fault_ns: Option<(u64, u64)>,
+    /// The faulting thread.
+    #[serde(skip)]
+    pub fault_tid: Option<i32>,
 }
 
 /// The manager's punch: when it entered and left `fallocate(PUNCH_HOLE)`.
@@ -150,6 +153,7 @@ pub fn confirm(events: &[Event], s: &Subject, touch: &Touch) -> KernelWindow {
         delete_us: None,
         punch_end_us: None,
         fault_ns: None,
+        fault_tid: None,
     };
     let Some((p0, p1)) = punch(events, s) else {
         return w;
@@ -196,6 +200,7 @@ pub fn confirm(events: &[Event], s: &Subject, touch: &Touch) -> KernelWindow {
     };
     w.fault_end_us = Some(us(end.ts_ns));
     w.fault_ns = Some((f_ts, end.ts_ns));
+    w.fault_tid = Some(tid);
     let added = events.iter().any(|e| {
         (f_ts..=end.ts_ns).contains(&e.ts_ns) && is_page(e) && matches!(e.kind, Kind::CacheAdd(_))
     });

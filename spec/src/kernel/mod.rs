@@ -142,6 +142,17 @@ impl Kernel {
         }
     }
 
+    /// Whether thread `t`, in the kernel and about to take the sleeping lock its next step
+    /// starts with, finds that lock held against it now (its step would be [`Blocked`]):
+    /// `None` when `t` is not in the kernel or is asleep on a wait queue. The one definition
+    /// of a wait that the traces export (`meta.waits`): the step itself, run on a copy.
+    pub fn blocked(&self, cfg: &ModelCfg, t: Tid) -> Option<bool> {
+        let pc = self.threads[Kernel::slot(t)]?.pc;
+        pc.acquires()?;
+        let mut copy = self.clone();
+        Some(copy.run(cfg, t, pc, &mut Sends::new(cfg)).is_err())
+    }
+
     pub(crate) fn thread(&self, t: Tid) -> &KThread {
         self.threads[Kernel::slot(t)]
             .as_ref()
