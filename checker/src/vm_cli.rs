@@ -163,6 +163,12 @@ pub fn command(args: VmArgs) -> ExitCode {
     }
     if unmet.is_empty() {
         ExitCode::SUCCESS
+    } else if unmet.iter().all(|r| r.only_frozen()) {
+        eprintln!(
+            "hugepunch vm: the guest froze (no console output, no answer to sysrq) and nothing \
+             else is wrong: the traces it did not finish are unknown (exit 4)"
+        );
+        ExitCode::from(4)
     } else {
         ExitCode::FAILURE
     }

@@ -237,6 +237,7 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
                 })
             }),
             console_log,
+            frozen: run.frozen,
         },
         summary,
     };

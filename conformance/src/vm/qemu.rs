@@ -55,6 +55,9 @@ pub struct Run {
     pub replay_s: Option<f64>,
     /// Why the run ended early, if it did (guest silent too long, qemu's own error).
     pub stopped: Option<String>,
+    /// The guest stopped printing and did not answer the sysrq keys either: the emulator or
+    /// every vCPU is stuck, so the run shows nothing about the traces it did not finish.
+    pub frozen: bool,
 }
 
 /// Checks qemu is installed: one clear line if not.
@@ -182,6 +185,7 @@ pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Ru
     let mut console = Vec::new();
     let (mut booted, mut done) = (None, None);
     let mut stopped = None;
+    let mut frozen = false;
     // Set once the silent guest was sent the sysrq keys: when, and the console lines by then.
     let mut poked: Option<(Instant, usize)> = None;
     loop {
@@ -223,7 +227,9 @@ pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Ru
                     poked = Some((Instant::now(), console.len()));
                 }
                 Some((_, before)) => {
-                    stopped = Some(silent_guest(silence, console.len() - before));
+                    let dumped = console.len() - before;
+                    frozen = dumped == 0;
+                    stopped = Some(silent_guest(silence, dumped));
                     break;
                 }
             },
@@ -242,6 +248,7 @@ pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Ru
         boot_s: booted.map(|d| d.as_secs_f64()),
         replay_s: booted.map(|d| (end - d).as_secs_f64()),
         stopped,
+        frozen,
     })
 }
 

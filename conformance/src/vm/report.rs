@@ -106,6 +106,8 @@ pub struct GuestInfo {
     /// The whole console, with `--keep`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console_log: Option<String>,
+    /// The guest went silent and did not answer sysrq (see `stopped`).
+    pub frozen: bool,
 }
 
 /// Which traces showed what.
@@ -265,6 +267,21 @@ impl VmReport {
     /// silent or died part-way has not shown the rest clean).
     pub fn clean(&self) -> bool {
         self.summary.clean() && self.guest.not_run.is_empty()
+    }
+
+    /// Nothing but a frozen guest keeps this report from being clean: no violation, oops,
+    /// hang or buggy variant, and the only trace not replayed is the one the guest froze in.
+    /// Such a run says nothing about the traces it did not finish (`hugepunch vm` exits 4).
+    pub fn only_frozen(&self) -> bool {
+        let m = &self.summary;
+        self.guest.frozen
+            && !m.caught()
+            && m.buggy_conformed.is_empty()
+            && m.errors.len() <= 1
+            && self.traces.iter().all(|t| match t {
+                VmTrace::Stopped(st) => st.verdict == GuestVerdict::Error,
+                VmTrace::Replayed(_) => true,
+            })
     }
 
     /// What the report says, for a failed `--expect`: the summary's lines, the traces not
@@ -566,7 +583,7 @@ mod tests {
         let name = "v6_1.punch_frees_hole.witness.json";
         let trace = corpus_trace(name);
         let (separation, summary) = conclude(&[(name.into(), &trace)], &[]);
-        let guest = |not_run: Vec<String>| GuestInfo {
+        let guest = |not_run: Vec<String>, frozen: bool| GuestInfo {
             kernel_name: "debian-6.1".into(),
             kernel_image: "bzImage".into(),
             accel: "tcg".into(),
@@ -579,19 +596,36 @@ mod tests {
             not_run,
             stopped: Some("no console output for 600 s".into()),
             console_log: None,
+            frozen,
         };
-        let report = |not_run| VmReport {
+        let report = |not_run, frozen| VmReport {
             kernel: "6.1".into(),
             separation: separation.clone(),
             traces: vec![],
             refused: vec![],
-            guest: guest(not_run),
+            guest: guest(not_run, frozen),
             summary: summary.clone(),
         };
         assert!(summary.clean());
-        assert!(report(vec![]).clean());
-        let silent = report(vec![name.into()]);
+        assert!(report(vec![], false).clean());
+        let silent = report(vec![name.into()], false);
         assert!(!silent.clean());
+        assert!(
+            !silent.only_frozen(),
+            "it answered sysrq: a kernel that was alive"
+        );
+        let frozen = report(vec![name.into()], true);
+        assert!(!frozen.clean());
+        assert!(frozen.only_frozen());
+        let mut caught_too = report(vec![name.into()], true);
+        caught_too
+            .summary
+            .violation_observed
+            .push("x (hole_freed_on_return)".into());
+        assert!(
+            !caught_too.only_frozen(),
+            "a verdict is never excused by a freeze"
+        );
         assert_eq!(
             silent.why(),
             [
