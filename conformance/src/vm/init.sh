@@ -60,6 +60,8 @@ for t in /corpus/*.json; do
         echo w > /proc/sysrq-trigger
         echo t > /proc/sysrq-trigger
         sleep 2
+        # all the replay said (each attempt's lines), with no exit code: it never exited
+        { echo "@@result $n -1"; echo "@@stderr $n"; cat $r.err; echo "@@end $n"; } | data
         say hang-end "$n"
     fi
     # After an oops (taint D, 128) the kernel died in a task that may hold locks: what it does

@@ -15,6 +15,7 @@ pub mod initramfs;
 pub mod kernels;
 pub mod qemu;
 pub mod report;
+pub mod stacks;
 
 use crate::host;
 use crate::replay::Options;
