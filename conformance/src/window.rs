@@ -75,6 +75,16 @@ pub(crate) fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
             acts.insert(punch + 1, (acts[punch].0, a));
         }
     }
+    // Window touches are armed last, just before the punch: a page-lock touch sets up (many
+    // mappings) before it is armed, and it must not do that while a window touch already
+    // spins at real-time priority on the CPU they share.
+    let window_starts: Vec<usize> = (0..punch)
+        .filter(|&i| matches!(acts[i].1, Act::Touch { window: true, .. }))
+        .collect();
+    for (k, i) in window_starts.into_iter().enumerate() {
+        let a = acts.remove(i - k);
+        acts.insert(punch - 1, a);
+    }
 }
 
 /// Touches (by `touch` step index and page) whose fault maps a hole page inside the punch's

@@ -225,11 +225,11 @@ fn main_thread(
                     Ok(t) => {
                         let before = file.pages_in_file();
                         report(out, &Report::Armed { page: job.page });
-                        // Then on the window touch's CPU at its priority: queued behind it
-                        // there (FIFO at one priority does not preempt), so the window fault
-                        // comes first, and then nothing else on that CPU comes between tries.
+                        // Then on the window touch's CPU, below it until the window fault
+                        // is done (the window touch, armed after this one, preempts it
+                        // there), then at its priority so that nothing else on that CPU
+                        // comes between tries.
                         let _cpu = Pinned::to_cpu_from_last(SPIN_CPU).ok();
-                        let _rt = RealTime::fifo(PUNCH_PRIORITY_SPIN).ok();
                         t.run(file, before, removed, (job.page, job.write), w, shared)
                     }
                     Err(e) => Report::Failed {
@@ -329,6 +329,7 @@ impl Tries {
         };
         let deadline = now_ns() + w.timeout_ms * 1_000_000;
         let started = spin_until_punch_started(w, shared);
+        let mut rt = None;
         loop {
             if shared.load(PUNCH_RETURNED) != 0 || now_ns() > deadline {
                 let late_us = (now_ns() - started) / 1000;
@@ -337,6 +338,9 @@ impl Tries {
             if shared.load(WINDOW_TOUCHED) == 0 {
                 std::hint::spin_loop();
                 continue;
+            }
+            if rt.is_none() {
+                rt = Some(RealTime::fifo(PUNCH_PRIORITY_SPIN).ok());
             }
             match file.pages_in_file() {
                 Ok(n) if before.saturating_sub(n) >= removed => break,

@@ -49,16 +49,23 @@ pub struct Stopped {
     /// The replay's own report, when it still finished (e.g. an oops in another process).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay: Option<TraceReport>,
-    /// `hangs`: the replay's tasks the kernel's task dump shows blocked (state `D`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub blocked: Vec<Task>,
-    /// `hangs` of a trace that predicts a deadlock: whether those tasks are stuck where the
-    /// trace leaves its threads.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub as_traced: Option<AsTraced>,
+    /// `hangs`: the blocked tasks, read from the kernel's task dump.
+    #[serde(flatten)]
+    pub hang: Option<Box<HangStacks>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub stderr: String,
     pub reproduce: String,
+}
+
+/// What the kernel's task dump shows of a hung replay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HangStacks {
+    /// The replay's tasks blocked in the kernel (state `D`), with their stacks.
+    pub blocked: Vec<Task>,
+    /// For a trace that predicts a deadlock: whether those tasks are stuck where the trace
+    /// leaves its threads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_traced: Option<AsTraced>,
 }
 
 /// One trace's line in the report.
@@ -237,8 +244,7 @@ pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) 
         verdict,
         console: log.evidence(400),
         replay,
-        blocked,
-        as_traced,
+        hang: (verdict == GuestVerdict::Hangs).then(|| Box::new(HangStacks { blocked, as_traced })),
         stderr,
         reproduce: format!("hugepunch replay corpus/{name} (in the guest)"),
     })
@@ -297,7 +303,7 @@ impl Stopped {
     /// A hung trace in the summary: its name, and for a trace that predicts a deadlock
     /// whether the blocked tasks are stuck as it predicts, and where.
     pub fn hang_line(&self) -> String {
-        let Some(a) = &self.as_traced else {
+        let Some(a) = self.hang.as_ref().and_then(|h| h.as_traced.as_ref()) else {
             return self.trace.clone();
         };
         let threads: Vec<String> = a
@@ -387,7 +393,7 @@ impl VmReport {
                 }
                 VmTrace::Stopped(t) => {
                     let _ = writeln!(s, "{:<58} {:<13}", t.trace, t.verdict.name());
-                    for k in &t.blocked {
+                    for k in t.hang.iter().flat_map(|h| &h.blocked) {
                         let _ = writeln!(
                             s,
                             "    blocked: {} pid {}: {}",
@@ -567,7 +573,7 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(s.verdict, GuestVerdict::Error);
-        assert!(s.blocked.is_empty());
+        assert!(s.hang.is_none());
         assert!(s.stderr.contains("no replay task blocked"), "{}", s.stderr);
         assert!(s
             .console
@@ -603,13 +609,17 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(s.verdict, GuestVerdict::Hangs);
-        let blocked: Vec<(&str, u32)> = s.blocked.iter().map(|k| (&*k.comm, k.pid)).collect();
+        let hang = s.hang.as_ref().expect("the blocked tasks");
+        let blocked: Vec<(&str, u32)> = hang.blocked.iter().map(|k| (&*k.comm, k.pid)).collect();
         assert_eq!(
             blocked,
             [("hp-manager", 697), ("hp-mapper", 710), ("hp-mapper", 712)]
         );
-        assert!(s.blocked[1].in_function("exit_mmap"));
-        let a = s.as_traced.as_ref().expect("a trace that predicts a hang");
+        assert!(hang.blocked[1].in_function("exit_mmap"));
+        let a = hang
+            .as_traced
+            .as_ref()
+            .expect("a trace that predicts a hang");
         assert!(a.shown, "{a:?}");
         let seen: Vec<(&str, &str, Option<&str>, Option<&str>)> = a
             .threads
@@ -640,8 +650,8 @@ mod tests {
                 )
             ]
         );
-        assert!(s.blocked[2].in_function("pagecache_get_page"));
-        let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e.clone()]);
+        assert!(hang.blocked[2].in_function("pagecache_get_page"));
+        let (conforms, summary) = conclude(&[(name.into(), &trace)], std::slice::from_ref(&e));
         assert!(conforms.conforms_to.is_empty());
         assert_eq!(summary.hangs.len(), 1);
         assert!(summary.hangs[0].starts_with(&format!("{name} (stuck as the trace predicts: ")));
