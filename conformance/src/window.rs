@@ -75,9 +75,20 @@ pub(crate) fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
             acts.insert(punch + 1, (acts[punch].0, a));
         }
     }
-    // Window touches are armed last, just before the punch: a page-lock touch sets up (many
-    // mappings) before it is armed, and it must not do that while a window touch already
-    // spins at real-time priority on the CPU they share.
+    // With a page-lock touch, window touches are armed last, just before the punch: the
+    // page-lock touch sets up (many mappings) before it is armed, and it must not do that while
+    // a window touch already spins at real-time priority on the CPU they share.
+    if !acts[..punch].iter().any(|(_, a)| {
+        matches!(
+            a,
+            Act::Touch {
+                page_lock: true,
+                ..
+            }
+        )
+    }) {
+        return;
+    }
     let window_starts: Vec<usize> = (0..punch)
         .filter(|&i| matches!(acts[i].1, Act::Touch { window: true, .. }))
         .collect();

@@ -225,10 +225,9 @@ fn main_thread(
                     Ok(t) => {
                         let before = file.pages_in_file();
                         report(out, &Report::Armed { page: job.page });
-                        // Then on the window touch's CPU, below it until the window fault
-                        // is done (the window touch, armed after this one, preempts it
-                        // there), then at its priority so that nothing else on that CPU
-                        // comes between tries.
+                        // Then on the window touch's CPU, real-time below it (the window
+                        // touch, armed after this one, preempts it there; its fault comes
+                        // first), above everything else.
                         let _cpu = Pinned::to_cpu_from_last(SPIN_CPU).ok();
                         t.run(file, before, removed, (job.page, job.write), w, shared)
                     }
@@ -271,8 +270,13 @@ fn window_touch(
     }
 }
 
-/// The spinning touch's priority: the punch's, on the other CPU.
-const PUNCH_PRIORITY_SPIN: i32 = crate::aim::PUNCH_PRIORITY;
+/// The spinning touch's priority: above the punch's (on the other CPU) by one, so that it
+/// preempts a page-lock touch spinning on its CPU at [`PAGE_LOCK_PRIORITY`].
+const PUNCH_PRIORITY_SPIN: i32 = crate::aim::PUNCH_PRIORITY + 1;
+/// A page-lock touch's priority: real-time from its arming on, so that no ordinary task on its
+/// CPU (the driver, the event recorder) holds it off for a time slice of milliseconds once the
+/// window fault is done, but below the window touch, which comes first.
+const PAGE_LOCK_PRIORITY: i32 = crate::aim::PUNCH_PRIORITY;
 
 /// The fresh mappings of a repeated page-lock touch ([`Pace::Repeat`]): each maps only the
 /// raced page, so each one's first touch is a fault that goes through `hugetlb_fault` (5.10:
@@ -329,7 +333,7 @@ impl Tries {
         };
         let deadline = now_ns() + w.timeout_ms * 1_000_000;
         let started = spin_until_punch_started(w, shared);
-        let mut rt = None;
+        let _rt = RealTime::fifo(PAGE_LOCK_PRIORITY).ok();
         loop {
             if shared.load(PUNCH_RETURNED) != 0 || now_ns() > deadline {
                 let late_us = (now_ns() - started) / 1000;
@@ -338,9 +342,6 @@ impl Tries {
             if shared.load(WINDOW_TOUCHED) == 0 {
                 std::hint::spin_loop();
                 continue;
-            }
-            if rt.is_none() {
-                rt = Some(RealTime::fifo(PUNCH_PRIORITY_SPIN).ok());
             }
             match file.pages_in_file() {
                 Ok(n) if before.saturating_sub(n) >= removed => break,
