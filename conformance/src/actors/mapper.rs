@@ -273,9 +273,11 @@ fn window_touch(
 /// The spinning touch's priority: above the punch's (on the other CPU) by one, so that it
 /// preempts a page-lock touch spinning on its CPU at [`PAGE_LOCK_PRIORITY`].
 const PUNCH_PRIORITY_SPIN: i32 = crate::aim::PUNCH_PRIORITY + 1;
-/// A page-lock touch's priority: real-time from its arming on, so that no ordinary task on its
-/// CPU (the driver, the event recorder) holds it off for a time slice of milliseconds once the
-/// window fault is done, but below the window touch, which comes first.
+/// A page-lock touch's priority, from the punch's start on: real-time, so that no ordinary
+/// task on its CPU (the driver, the event recorder) holds it off for a time slice of
+/// milliseconds once the window fault is done, but below the window touch, which comes first.
+/// (Not before the punch starts: the window touch, armed after it, pins itself to that CPU
+/// before it turns real-time, and would starve behind it.)
 const PAGE_LOCK_PRIORITY: i32 = crate::aim::PUNCH_PRIORITY;
 
 /// The fresh mappings of a repeated page-lock touch ([`Pace::Repeat`]): each maps only the
