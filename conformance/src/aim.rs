@@ -1,7 +1,9 @@
 //! The punch's own measured speed, for a touch aimed at the removal loop's arrival at the raced
 //! page (5.10's deadlock, [`crate::window::page_lock_touches`]): the per-page removal time,
-//! measured on the punch's CPU before the attempts, sets the steps by which that touch's extra
-//! delay sweeps over the attempts, since what it must hit is shorter than a page.
+//! measured on the punch's CPU before the attempts, says how many pages ahead of the raced one
+//! that touch starts faulting it over and over ([`Aim::repeat_from`]), so that a fault is in
+//! flight whenever the removal gets there. (A single fault aimed there, spinning on
+//! `st_blocks` and then 0 to 2.5 pages' removal time more, hit it in none of 60 attempts.)
 //!
 //! Window touches are not aimed from it. Measured in a TCG `debian-6.1` guest at host load
 //! 10-14 (README, "Other kernels"), 10 attempts per race trace: a touch on the punch's own
@@ -27,6 +29,16 @@ pub const SPIN_CPU: usize = 0;
 pub const CALIBRATION_PAGES: usize = 64;
 const CALIBRATION_ROUNDS: usize = 3;
 
+/// How far ahead of the raced page's removal a repeated page-lock touch starts faulting it:
+/// a fault must be in flight when the removal gets there, and the tries must not run out
+/// before (measured in a TCG `debian-6.1` guest: 1024 faults in 4.9 ms when nothing slows
+/// them, so starting at the window fault they ran out before the removal reached the page in
+/// 4 of 20 attempts).
+pub const REPEAT_LEAD_NS: u64 = 300_000;
+/// The fresh mappings a repeated page-lock touch has (one fault each): far more than the
+/// faults that fit in the lead.
+pub const REPEAT_TRIES: usize = 1024;
+
 /// The measured removal speed and what it means for the raced page's padding.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Aim {
@@ -46,6 +58,14 @@ impl Aim {
             padding,
             window_us: (padding as u64 * page_removal_ns).div_ceil(1000),
         }
+    }
+
+    /// The pages removed (of the `removed` in front of the raced page) after which a repeated
+    /// page-lock touch starts: [`REPEAT_LEAD_NS`] of removal before the raced page, at least
+    /// one page, no earlier than the punch's start.
+    pub fn repeat_from(&self, removed: usize) -> usize {
+        let lead = REPEAT_LEAD_NS.div_ceil(self.page_removal_ns.max(1)).max(1);
+        removed.saturating_sub(usize::try_from(lead).unwrap_or(usize::MAX))
     }
 }
 
@@ -85,5 +105,17 @@ mod tests {
         // 4 µs a page (a TCG guest), 512 pages: 2048 µs.
         assert_eq!(Aim::from_speed(4000, 512).window_us, 2048);
         assert_eq!(Aim::from_speed(1001, 1).window_us, 2);
+    }
+
+    #[test]
+    fn repeated_touch_starts_a_lead_ahead_of_the_raced_page() {
+        // 4 µs a page (a TCG guest): 300 µs is 75 pages ahead of the 512 in front.
+        assert_eq!(Aim::from_speed(4000, 512).repeat_from(512), 437);
+        // 7 µs: 42.9 pages, rounded up.
+        assert_eq!(Aim::from_speed(7000, 512).repeat_from(512), 469);
+        // A slow removal: still one page ahead.
+        assert_eq!(Aim::from_speed(10_000_000, 512).repeat_from(512), 511);
+        // Fewer pages in front than the lead: from the punch's start.
+        assert_eq!(Aim::from_speed(4000, 8).repeat_from(8), 0);
     }
 }

@@ -105,9 +105,13 @@ pub struct Window {
 pub enum Pace {
     /// Spin on the other CPU until `delay_us` after the punch started (`--window-delay-us`).
     Spin,
-    /// Spin on the other CPU until the file has lost `removed` pages to the punch (its
-    /// `st_blocks`), then `spin_ns` more.
-    Progress { removed: usize, spin_ns: u64 },
+    /// A page-lock touch ([`crate::window::page_lock_touches`]): spin on the other CPU until
+    /// the file has lost `removed` pages to the punch (its `st_blocks`), then fault the page in
+    /// each of `tries` fresh one-page mappings of it, one after the other, until a fault raises
+    /// SIGBUS (the removal freed the page: those mappings are registered with userfaultfd and
+    /// `UFFD_FEATURE_SIGBUS`), the punch returns or the mappings run out. A fault that blocks
+    /// there (the deadlock) ends nothing: the thread stays blocked with the kernel.
+    Repeat { removed: usize, tries: usize },
 }
 
 /// A system call's outcome: `Ok` or the raw errno it failed with (compared with a trace's
@@ -167,6 +171,16 @@ pub enum Report {
         after: String,
         /// The last call ran wholly inside the punch.
         in_punch: bool,
+        start_ns: u64,
+        end_ns: u64,
+    },
+    /// A repeated page-lock touch ([`Pace::Repeat`]) is over: `faults` of its tries faulted
+    /// and read the page; `ended`: what ended it (`sigbus`: the page was gone, `returned`: the
+    /// punch returned, `exhausted`: the mappings ran out, `timeout`).
+    Repeated {
+        page: usize,
+        faults: usize,
+        ended: String,
         start_ns: u64,
         end_ns: u64,
     },

@@ -198,6 +198,10 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
             eprintln!("hugepunch replay: {name}: attempt {} of {attempts}", n + 1);
         }
         let o = Attempt::run(trace, &plan, &layout, opts, (aim, n), &expect)?;
+        if let (true, Some(r)) = (opts.progress, &o.repeated) {
+            // In a guest, a later attempt that hangs keeps this from the report: say it now.
+            eprintln!("hugepunch replay: {name}: attempt {}: {r}", n + 1);
+        }
         if let (Some(dir), Some(text)) = (&opts.keep_events, &o.events_text) {
             std::fs::write(dir.join(format!("{name}.{n}.events")), text)?;
         }
@@ -226,6 +230,9 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
         outcomes.iter().filter_map(|o| o.evidence.clone()).collect();
     let mut findings: Vec<String> = Vec::new();
     for (n, o) in outcomes.iter().enumerate() {
+        if let Some(r) = &o.repeated {
+            findings.push(format!("attempt {n}: {r}"));
+        }
         if let Some(m) = &o.migration {
             let stop = o.mismatch.as_ref().map_or_else(String::new, |x| {
                 format!(
@@ -305,9 +312,6 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     })
 }
 
-/// Page-lock touches sweep this many delays, half a page's removal time apart.
-const PAGE_LOCK_SWEEP: u32 = 6;
-
 /// What the trace predicts for the kernel's events, shared by the attempts.
 struct Expectations {
     page_cache: Option<Predicted>,
@@ -337,6 +341,8 @@ struct AttemptOutcome {
     accounting: Option<String>,
     /// What the migrator's `move_pages` calls did (a trace with a migrator).
     migration: Option<String>,
+    /// What the repeated page-lock touch did (a trace with one).
+    repeated: Option<String>,
     mismatch: Option<Mismatch>,
     window: Option<WindowHit>,
     replay_ns: u64,
@@ -366,6 +372,9 @@ struct Attempt<'a> {
     window_reports: Vec<(Value, u8, Report)>,
     /// The migrator's `Migrated` reports.
     migrations: Vec<Report>,
+    /// The mapper of the page-lock touch, and its `Repeated` (or `WindowMissed`) report.
+    page_lock_mapper: Option<u8>,
+    repeated: Option<Report>,
     /// The pool before the attempt's file existed (kernel evidence on).
     pool_base: Option<Sample>,
     accounting: Option<String>,
@@ -413,6 +422,8 @@ impl Attempt<'_> {
             window_touches: Vec::new(),
             window_reports: Vec::new(),
             migrations: Vec::new(),
+            page_lock_mapper: None,
+            repeated: None,
             pool_base,
             accounting: None,
         };
@@ -432,6 +443,7 @@ impl Attempt<'_> {
         }
         let window = a.window_hit();
         let migration = a.migration_met();
+        let repeated = a.repeated_touch();
         let achieved = (plan.raced.is_none() || window.is_some()) && migration.0;
         let (replay_ns, syscall_ns) = (t0.elapsed().as_nanos() as u64, a.syscall_ns);
         let recording = recorder.map(Recorder::finish).transpose()?;
@@ -462,6 +474,7 @@ impl Attempt<'_> {
             events_text: recording.map(|r| format!("{header}\n{}", r.text)),
             accounting,
             migration: migration.1,
+            repeated,
             mismatch,
             window,
             replay_ns,
@@ -480,22 +493,23 @@ impl Attempt<'_> {
     }
 
     /// How a page-lock touch waits for the removal to reach the raced page: the file must
-    /// have lost the hole's pages in front of it (the padding and any trace pages), then it
-    /// spins a little more, by an amount that sweeps half a page's measured removal time at
-    /// a time over the attempts, since what it must hit (between the removal's `lock_page`
-    /// and its `i_mmap_lock_write`) is far shorter than a page.
+    /// have lost the hole's pages in front of it (the padding and any trace pages) but a
+    /// lead's worth ([`Aim::repeat_from`]), then it faults the page again and again, each time
+    /// in a fresh mapping, until the removal has freed it ([`Pace::Repeat`]): what it must hit
+    /// (a fault holding `i_mmap_rwsem` for read reaching the fault mutex between the removal's
+    /// `lock_page` and its `i_mmap_lock_write`) is far shorter than a page's removal, and no
+    /// single aimed fault has been seen to hit it.
     fn page_lock_window(&self) -> Window {
         let cfg = self.cfg();
         let raced = self.layout.raced.unwrap_or(cfg.hole_start);
         let (first, _) = self.layout.host_range(cfg.hole_start, cfg.hole_end);
         let removed = self.layout.host(raced) - first;
-        let step_ns = self.aim.map_or(0, |a| a.page_removal_ns / 2);
         Window {
             delay_us: 0,
             timeout_ms: self.opts.timeout.as_millis() as u64,
-            pace: Pace::Progress {
-                removed,
-                spin_ns: (self.attempt % PAGE_LOCK_SWEEP) as u64 * step_ns,
+            pace: Pace::Repeat {
+                removed: self.aim.map_or(removed, |a| a.repeat_from(removed)),
+                tries: crate::aim::REPEAT_TRIES,
             },
         }
     }
@@ -606,6 +620,9 @@ impl Attempt<'_> {
             } => {
                 if window {
                     self.window_touches.push((mapper, page));
+                }
+                if page_lock {
+                    self.page_lock_mapper = Some(mapper);
                 }
                 let word = write.then(|| Value::Written(mapper).word(page));
                 let window = if page_lock {
@@ -807,6 +824,11 @@ impl Attempt<'_> {
                 self.sigbus[m as usize] += 1
             }
             (Who::Migrator, r @ Report::Migrated { .. }) => self.migrations.push(r.clone()),
+            (Who::Mapper(m), r @ (Report::Repeated { .. } | Report::WindowMissed { .. }))
+                if self.page_lock_mapper == Some(m) =>
+            {
+                self.repeated = Some(r.clone())
+            }
             _ => {}
         }
         match r {
@@ -984,6 +1006,36 @@ impl Attempt<'_> {
             }
         }
         Ok(())
+    }
+
+    /// What the repeated page-lock touch did ([`Pace::Repeat`]), once it is over (it ends
+    /// soon after the punch returns); `None` without one.
+    fn repeated_touch(&mut self) -> Option<String> {
+        self.aim?;
+        if self.repeated.is_none() {
+            let last = self.trace.steps.len() - 1;
+            let _ = self.wait(last, "the page-lock touch's report", |_, r| {
+                matches!(r, Report::Repeated { .. } | Report::WindowMissed { .. })
+            });
+        }
+        Some(match &self.repeated {
+            Some(Report::Repeated {
+                faults,
+                ended,
+                start_ns,
+                end_ns,
+                ..
+            }) => format!(
+                "page-lock touch: {faults} fault(s) of the raced page in {} us, each in a fresh \
+                 mapping, ended by {ended}",
+                (end_ns - start_ns) / 1000
+            ),
+            Some(Report::WindowMissed { late_us, .. }) => format!(
+                "page-lock touch: no fault: the punch had returned {late_us} us after it \
+                 started, before the touch got to run"
+            ),
+            _ => "page-lock touch: no report (it is still in a fault, or never armed)".into(),
+        })
     }
 
     /// Whether the migration met the punch's removal of its page, as the trace's does (the

@@ -75,6 +75,27 @@ pub(crate) fn hoist_window_touches(acts: &mut Vec<(usize, Act)>) {
             acts.insert(punch + 1, (acts[punch].0, a));
         }
     }
+    // With a page-lock touch, window touches are armed last, just before the punch: the
+    // page-lock touch sets up (many mappings) before it is armed, and it must not do that while
+    // a window touch already spins at real-time priority on the CPU they share.
+    if !acts[..punch].iter().any(|(_, a)| {
+        matches!(
+            a,
+            Act::Touch {
+                page_lock: true,
+                ..
+            }
+        )
+    }) {
+        return;
+    }
+    let window_starts: Vec<usize> = (0..punch)
+        .filter(|&i| matches!(acts[i].1, Act::Touch { window: true, .. }))
+        .collect();
+    for (k, i) in window_starts.into_iter().enumerate() {
+        let a = acts.remove(i - k);
+        acts.insert(punch - 1, a);
+    }
 }
 
 /// Touches (by `touch` step index and page) whose fault maps a hole page inside the punch's
@@ -92,6 +113,22 @@ pub fn window_touches(t: &Trace) -> Vec<(usize, u8)> {
 /// a fault takes `i_mmap_rwsem` for read and waits for the page lock while the removal, still
 /// holding it, waits for `i_mmap_lock_write` (the deadlock); the replayer aims it at the
 /// removal's arrival at that page.
+///
+/// The host cannot see the removal's `lock_page`, so it repeats the touch
+/// ([`crate::protocol::Pace::Repeat`]): from a little before the removal reaches the page
+/// until the page is gone, the mapper faults it again and again, each time in a fresh
+/// one-page mapping (made before the punch). That is still this trace's interleaving and adds
+/// none it does not have: a try that ends before the removal takes the fault mutex is one
+/// more fault mapping the page in the race window (what the trace's window fault does; the
+/// page is mapped already, and the removal's `hugetlb_vmdelete_list(idx, idx + 1)` unmaps
+/// every such mapping with the rest); a try that holds the fault mutex when the removal
+/// wants it only delays the removal's `mutex_lock`, as the model lets any fault; the one try
+/// that takes `i_mmap_rwsem` before the removal's `i_mmap_lock_write` and the fault mutex
+/// after its `lock_page` is the trace's touch, and the kernel then deadlocks as the trace
+/// ends. A try after the removal freed the page gets SIGBUS (its mapping has userfaultfd with
+/// `UFFD_FEATURE_SIGBUS`) and ends the repetition: no page goes back into the hole. No `mmap`
+/// or `munmap` runs during the punch (the model's `munmap` note: it would only add blocked
+/// tasks).
 pub fn page_lock_touches(t: &Trace) -> Vec<usize> {
     let Some((w, page)) = t.meta.race_window.as_ref().and_then(|w| Some((w, w.page?))) else {
         return Vec::new();

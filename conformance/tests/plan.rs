@@ -225,6 +225,20 @@ fn the_deadlock_aims_the_second_fault_at_the_raced_page_lock() {
             "mapper {mapper}'s touch is armed before the punch"
         );
     }
+    // The page-lock touch first: it sets up its mappings before the window touch spins at
+    // real-time priority on the CPU they share, and the window touch is armed last.
+    let order: Vec<(u8, bool)> = p
+        .acts
+        .iter()
+        .filter_map(|a| match a {
+            Act::Touch {
+                mapper, page_lock, ..
+            } => Some((*mapper, *page_lock)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, [(1, true), (0, false)]);
+    assert!(matches!(p.acts[punch - 1], Act::Touch { window: true, .. }));
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces/corpus");
     for f in std::fs::read_dir(corpus).unwrap() {
         let name = f.unwrap().file_name().to_string_lossy().into_owned();

@@ -11,7 +11,7 @@ use traces::Call;
 
 /// The manager's loop; returns its exit code.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
-    set_thread_name(c"hp-manager");
+    set_thread_name(super::comm(traces::Role::Manager).expect("named"));
     let Ok(read_end) = stream.try_clone() else {
         return 1;
     };

@@ -60,7 +60,7 @@ struct TouchJob {
 /// The mapper's loop; returns its exit code. Returning ends the process (`_exit`), threads
 /// blocked in a touch included.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: Arc<SharedWords>) -> i32 {
-    set_thread_name(c"hp-mapper");
+    set_thread_name(super::comm(traces::Role::Mapper(0)).expect("named"));
     install_sigbus_fixup();
     let (Ok(read_end), Ok(write_end)) = (stream.try_clone(), stream.try_clone()) else {
         return 1;
@@ -215,18 +215,26 @@ fn main_thread(
             }
             Some(
                 w @ Window {
-                    pace: Pace::Progress { removed, spin_ns },
+                    pace: Pace::Repeat { removed, tries },
                     ..
                 },
             ) => {
-                // On the window touch's CPU but not real-time: at its priority it would spin
-                // there ahead of the window touch (FIFO does not share), and the window fault
-                // must come first.
-                let _cpu = Pinned::to_cpu_from_last(SPIN_CPU).ok();
-                let before = file.pages_in_file();
-                report(out, &Report::Armed { page: job.page });
-                let aim = (removed, spin_ns);
-                progress_touch(m, file, before, aim, (job.page, job.write), w, shared)
+                // Set up first, wherever it runs: the window touch may already be spinning on
+                // its CPU at real-time priority, where this would starve until RT throttling.
+                match Tries::new(file, job.page, tries) {
+                    Ok(t) => {
+                        let before = file.pages_in_file();
+                        report(out, &Report::Armed { page: job.page });
+                        // Then on the window touch's CPU, real-time below it (the window
+                        // touch, armed after this one, preempts it there; its fault comes
+                        // first), above everything else.
+                        let _cpu = Pinned::to_cpu_from_last(SPIN_CPU).ok();
+                        t.run(file, before, removed, (job.page, job.write), w, shared)
+                    }
+                    Err(e) => Report::Failed {
+                        what: format!("the page-lock touch's {tries} mappings: {e}"),
+                    },
+                }
             }
         };
         report(out, &r);
@@ -262,57 +270,125 @@ fn window_touch(
     }
 }
 
-/// The spinning touch's priority: the punch's, on the other CPU.
-const PUNCH_PRIORITY_SPIN: i32 = crate::aim::PUNCH_PRIORITY;
+/// The spinning touch's priority: above the punch's (on the other CPU) by one, so that it
+/// preempts a page-lock touch spinning on its CPU at [`PAGE_LOCK_PRIORITY`].
+const PUNCH_PRIORITY_SPIN: i32 = crate::aim::PUNCH_PRIORITY + 1;
+/// A page-lock touch's priority, from the punch's start on: real-time, so that no ordinary
+/// task on its CPU (the driver, the event recorder) holds it off for a time slice of
+/// milliseconds once the window fault is done, but below the window touch, which comes first.
+/// (Not before the punch starts: the window touch, armed after it, pins itself to that CPU
+/// before it turns real-time, and would starve behind it.)
+const PAGE_LOCK_PRIORITY: i32 = crate::aim::PUNCH_PRIORITY;
 
-/// A touch that follows the removal loop's progress: spins until the punch started, then until
-/// the file has lost `removed` pages (`st_blocks`, lowered page by page by
-/// `hugetlb_unreserve_pages`), then `spin_ns` more, and touches once.
-fn progress_touch(
-    m: &Mapping,
-    file: &HugeFile,
-    before: std::io::Result<usize>,
-    (removed, spin_ns): (usize, u64),
-    (page, write): (usize, Option<u64>),
-    w: Window,
-    shared: &SharedWords,
-) -> Report {
-    let before = match before {
-        Ok(n) => n,
-        Err(e) => {
-            return Report::Failed {
-                what: format!("fstat of the file before the window touch: {e}"),
-            }
+/// The fresh mappings of a repeated page-lock touch ([`Pace::Repeat`]): each maps only the
+/// raced page, so each one's first touch is a fault that goes through `hugetlb_fault` (5.10:
+/// `i_mmap_lock_read`, the fault mutex, `find_lock_page`) as the trace's touch does. They are
+/// registered with userfaultfd and `UFFD_FEATURE_SIGBUS`: a try after the removal freed the
+/// page gets SIGBUS at once, and allocates nothing into the hole nor sleeps in a handler.
+/// Made before the punch, so no `mmap` or `munmap` (both take `i_mmap_rwsem` for write, which
+/// the trace does not have there) runs during it. Each is asked for in a 1 GiB region of its
+/// own ([`TRIES_BASE`]), so each fault's `huge_pte_alloc`, under `i_mmap_rwsem` and before the
+/// fault mutex, allocates a page table: the longer that stretch, the likelier a fault is in it
+/// when the removal takes the page lock.
+struct Tries {
+    maps: Vec<Mapping>,
+    _uffd: Uffd,
+}
+
+/// Where the page-lock touch's mappings go, 1 GiB apart: from 16 TiB up, far from the
+/// binary, heap, libraries and stack of a 47-bit address space.
+const TRIES_BASE: usize = 1 << 44;
+
+impl Tries {
+    fn new(file: &HugeFile, page: usize, n: usize) -> std::io::Result<Tries> {
+        let uffd = Uffd::new(Features { sigbus: true })?;
+        let mut maps = Vec::with_capacity(n);
+        for i in 0..n {
+            let m = Mapping::of_pages_near(file, page, 1, TRIES_BASE + (i << 30))?;
+            uffd.register_missing(&m)?;
+            maps.push(m);
         }
-    };
-    let deadline = now_ns() + w.timeout_ms * 1_000_000;
-    let started = spin_until_punch_started(w, shared);
-    loop {
-        if shared.load(PUNCH_RETURNED) != 0 || now_ns() > deadline {
-            let late_us = (now_ns() - started) / 1000;
-            return Report::WindowMissed { page, late_us };
-        }
-        match file.pages_in_file() {
-            Ok(n) if before.saturating_sub(n) >= removed => break,
-            Ok(_) => {}
+        Ok(Tries { maps, _uffd: uffd })
+    }
+
+    /// Spins until the punch started, the trace's window fault is done ([`WINDOW_TOUCHED`]:
+    /// the trace has it map the page before this touch) and the file has lost `removed` pages
+    /// (`st_blocks`, lowered page by page by `hugetlb_unreserve_pages`), then faults the page
+    /// in one mapping after the other until one raises SIGBUS, the punch returns or they run
+    /// out.
+    fn run(
+        self,
+        file: &HugeFile,
+        before: std::io::Result<usize>,
+        removed: usize,
+        (page, write): (usize, Option<u64>),
+        w: Window,
+        shared: &SharedWords,
+    ) -> Report {
+        let before = match before {
+            Ok(n) => n,
             Err(e) => {
                 return Report::Failed {
-                    what: format!("fstat of the file during the punch: {e}"),
+                    what: format!("fstat of the file before the page-lock touch: {e}"),
+                }
+            }
+        };
+        let deadline = now_ns() + w.timeout_ms * 1_000_000;
+        let started = spin_until_punch_started(w, shared);
+        let _rt = RealTime::fifo(PAGE_LOCK_PRIORITY).ok();
+        loop {
+            if shared.load(PUNCH_RETURNED) != 0 || now_ns() > deadline {
+                let late_us = (now_ns() - started) / 1000;
+                return Report::WindowMissed { page, late_us };
+            }
+            if shared.load(WINDOW_TOUCHED) == 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            match file.pages_in_file() {
+                Ok(n) if before.saturating_sub(n) >= removed => break,
+                Ok(_) => {}
+                Err(e) => {
+                    return Report::Failed {
+                        what: format!("fstat of the file during the punch: {e}"),
+                    }
                 }
             }
         }
-    }
-    let until = now_ns() + spin_ns;
-    while now_ns() < until {
-        std::hint::spin_loop();
-    }
-    let (result, faulted, start_ns, end_ns) = touch_once(m, page, write);
-    Report::Touched {
-        page,
-        result,
-        faulted,
-        start_ns,
-        end_ns,
+        let start_ns = now_ns();
+        let mut faults = 0;
+        let mut ended = "exhausted";
+        for m in &self.maps {
+            if shared.load(PUNCH_RETURNED) != 0 {
+                ended = "returned";
+                break;
+            }
+            let r = match write {
+                Some(v) => m.touch_write(0, v),
+                None => m.touch_read(0).map(|_| ()),
+            };
+            if r.is_err() {
+                ended = "sigbus";
+                break;
+            }
+            faults += 1;
+        }
+        let end_ns = now_ns();
+        // Unmapped only once the punch returned: `munmap` takes `i_mmap_rwsem` for write.
+        while shared.load(PUNCH_RETURNED) == 0 && now_ns() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if shared.load(PUNCH_RETURNED) == 0 {
+            // The punch is stuck: unmapping would only block behind it.
+            std::mem::forget(self);
+        }
+        Report::Repeated {
+            page,
+            faults,
+            ended: ended.into(),
+            start_ns,
+            end_ns,
+        }
     }
 }
 

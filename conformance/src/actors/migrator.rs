@@ -28,7 +28,7 @@ const MAX_CALLS: u32 = 100_000;
 
 /// The migrator's loop; returns its exit code.
 pub fn run(stream: UnixStream, file: &HugeFile, shared: &SharedWords) -> i32 {
-    set_thread_name(c"hp-migrator");
+    set_thread_name(super::comm(traces::Role::Migrator).expect("named"));
     let Ok(read_end) = stream.try_clone() else {
         return 1;
     };

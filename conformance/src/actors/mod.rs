@@ -7,3 +7,16 @@ pub mod mapper;
 pub mod migrator;
 
 pub use cast::{Cast, Who};
+
+use std::ffi::CStr;
+use traces::Role;
+
+/// The name an actor process's threads carry (`comm`): what a guest's task dumps show.
+pub const fn comm(role: Role) -> Option<&'static CStr> {
+    match role {
+        Role::Manager => Some(c"hp-manager"),
+        Role::Mapper(_) => Some(c"hp-mapper"),
+        Role::Migrator => Some(c"hp-migrator"),
+        Role::Kernel => None,
+    }
+}

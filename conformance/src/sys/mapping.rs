@@ -29,7 +29,28 @@ pub struct Mapping {
 impl Mapping {
     /// Maps pages `[0, pages)` of `file`. Nothing is faulted in (no `MAP_POPULATE`).
     pub fn new(file: &HugeFile, pages: usize) -> io::Result<Mapping> {
+        Mapping::of_pages(file, 0, pages)
+    }
+
+    /// Maps pages `[first, first + pages)` of `file` (a mapping of its own: its page 0 is
+    /// file page `first`). Nothing is faulted in.
+    pub fn of_pages(file: &HugeFile, first: usize, pages: usize) -> io::Result<Mapping> {
+        Mapping::of_pages_near(file, first, pages, 0)
+    }
+
+    /// As [`Mapping::of_pages`], at `hint` if that range is free (a hint, not `MAP_FIXED`:
+    /// the kernel puts it elsewhere if not; 0 lets it choose).
+    pub fn of_pages_near(
+        file: &HugeFile,
+        first: usize,
+        pages: usize,
+        hint: usize,
+    ) -> io::Result<Mapping> {
         let page_size = file.page_size();
+        let offset = first
+            .checked_mul(page_size)
+            .and_then(|o| u64::try_from(o).ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "offset overflows"))?;
         let len = pages
             .checked_mul(page_size)
             .filter(|&len| len > 0)
@@ -39,17 +60,17 @@ impl Mapping {
                     "mapping must be 1 or more pages",
                 )
             })?;
-        // SAFETY: a fresh mapping at an address the kernel chooses (hint NULL) cannot overlap any
-        // memory Rust owns. The file is hugetlbfs, so `len` (a multiple of its page size) and
-        // offset 0 are valid.
+        // SAFETY: without MAP_FIXED the kernel takes `hint` only if nothing is mapped there, so
+        // a fresh mapping cannot overlap any memory Rust owns. The file is hugetlbfs, so `len`
+        // and `offset` (multiples of its page size) are valid.
         let base = unsafe {
             rustix::mm::mmap(
-                ptr::null_mut(),
+                ptr::null_mut::<std::ffi::c_void>().wrapping_byte_add(hint),
                 len,
                 ProtFlags::READ | ProtFlags::WRITE,
                 MapFlags::SHARED,
                 file.as_fd(),
-                0,
+                offset,
             )
         }?;
         Ok(Mapping {

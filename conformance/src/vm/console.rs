@@ -51,6 +51,9 @@ pub enum Marker {
     HangEnd(String),
     /// The kernel oopsed during this trace (taint D): the init stops.
     Died(String),
+    /// This trace's replay left threads asleep in the kernel for good (state D): the init
+    /// stops.
+    Wedged(String),
     Done,
     ProbeOk,
 }
@@ -78,6 +81,7 @@ pub fn marker(line: &str) -> Option<Marker> {
         "hang" => Marker::Hang(arg?),
         "hang-end" => Marker::HangEnd(arg?),
         "died" => Marker::Died(arg?),
+        "wedged" => Marker::Wedged(arg?),
         "done" => Marker::Done,
         "probe-ok" => Marker::ProbeOk,
         _ => return None,
@@ -161,6 +165,9 @@ pub struct Transcript {
     pub done: bool,
     /// The trace during which the kernel oopsed, after which the init stopped.
     pub died_in: Option<String>,
+    /// The trace whose replay left threads blocked in the kernel for good, after which the
+    /// init stopped.
+    pub wedged_in: Option<String>,
     pub probe_ok: bool,
     /// Between a hang marker and its hang-end: the task dump goes to that trace.
     dumping: bool,
@@ -190,6 +197,7 @@ impl Transcript {
             }),
             Some(Marker::Done) => self.done = true,
             Some(Marker::Died(n)) => self.died_in = Some(n.clone()),
+            Some(Marker::Wedged(n)) => self.wedged_in = Some(n.clone()),
             Some(Marker::ProbeOk) => self.probe_ok = true,
             _ => {}
         }
@@ -312,6 +320,16 @@ mod tests {
             marker("@@hugepunch-vm died t.json"),
             Some(Marker::Died("t.json".into()))
         );
+        assert_eq!(
+            marker("@@hugepunch-vm wedged t.json"),
+            Some(Marker::Wedged("t.json".into()))
+        );
+        let t = Transcript::parse(
+            "@@hugepunch-vm begin t.json\n@@hugepunch-vm hang t.json after=40s\n\
+             @@hugepunch-vm hang-end t.json\n@@hugepunch-vm wedged t.json\n@@hugepunch-vm done\n",
+        );
+        assert_eq!(t.wedged_in.as_deref(), Some("t.json"));
+        assert_eq!(t.traces[0].ending, Some(Ending::Hung));
         assert_eq!(marker("@@hugepunch-vm end t.json"), None);
         assert_eq!(marker("hugepunch-vm begin t.json"), None);
     }

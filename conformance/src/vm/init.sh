@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # /init of the guest that `hugepunch vm` boots: replays each trace of /corpus with
-# `hugepunch replay --json`, one at a time, so that a trace that hangs or oopses the kernel is
-# known by name and the others still run. Progress and markers go to the console (ttyS0),
+# `hugepunch replay --json`, one at a time in /order, so that a trace that hangs or oopses the
+# kernel is known by name and the others still run. Progress and markers go to the console (ttyS0),
 # results to ttyS1 (a file on the host). A replay that makes no progress (prints no line) for
 # @HANG_SECS@ s is a hang: the blocked tasks are dumped (sysrq w, then t) and the next trace runs.
 /bin/busybox --install -s /bin
@@ -29,8 +29,8 @@ if [ $node_pages -gt 0 ] && [ $(cat /proc/sys/vm/nr_hugepages) -lt $node_pages ]
     echo $node_pages > /proc/sys/vm/nr_hugepages
 fi
 say start uptime=$(cut -d' ' -f1 /proc/uptime) cpus=$(grep -c ^processor /proc/cpuinfo) hugepages=$(cat /proc/sys/vm/nr_hugepages) nodes=$nodes node_hugepages=$pools kernel=$(uname -r)
-for t in /corpus/*.json; do
-    n=${t##*/}
+for n in $(cat /order); do
+    t=/corpus/$n
     r=/tmp/$n
     say begin "$n"
     (hugepunch replay --json --allow-hang --progress --attempts @ATTEMPTS@@WINDOW@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
@@ -63,12 +63,21 @@ for t in /corpus/*.json; do
                 say blocked "$c" pid=${p#/proc/} state=$(sed -n 's/^State:[[:space:]]*//p' $p/status | tr ' ' _) wchan=$(cat $p/wchan 2>/dev/null) ;;
             esac
         done
+        wedged=$(grep -l '^State:[[:space:]]*D' /proc/[0-9]*/task/[0-9]*/status 2>/dev/null | while read -r f; do c=$(cat ${f%/status}/comm); case "$c" in hugepunch|hp-*) echo $c ;; esac; done)
         # what the replay last said (the attempt and step it is stuck at)
         tail -n 3 $r.err | while read -r l; do say replay "$l"; done
         echo w > /proc/sysrq-trigger
         echo t > /proc/sysrq-trigger
         sleep 2
+        # all the replay said (each attempt's lines), with no exit code: it never exited
+        { echo "@@result $n -1"; echo "@@stderr $n"; cat $r.err; echo "@@end $n"; } | data
         say hang-end "$n"
+        # Replay threads asleep in the kernel for good hold its locks: a fault-mutex slot is
+        # shared by every file, so later replays would only block on it. Hang traces come last.
+        if [ -n "$wedged" ]; then
+            say wedged "$n"
+            break
+        fi
     fi
     # After an oops (taint D, 128) the kernel died in a task that may hold locks: what it does
     # next says nothing about hole punch. The rest of the corpus is not run.

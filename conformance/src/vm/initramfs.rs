@@ -90,6 +90,7 @@ impl Initramfs {
             r.parents(&guest);
             r.file(&guest, 0o755, Content::Host(lib));
         }
+        let mut order = String::new();
         for t in corpus {
             let name = t
                 .file_name()
@@ -99,7 +100,11 @@ impl Initramfs {
                 0o644,
                 Content::Host(t.clone()),
             );
+            order.push_str(&name.to_string_lossy());
+            order.push('\n');
         }
+        // The order the init replays them in: the corpus's, as given.
+        r.file("order", 0o644, Content::Bytes(order.into_bytes()));
         r.file(
             "init",
             0o755,
@@ -284,6 +289,8 @@ mod tests {
             "hugepages/hugepages-2048kB/nr_hugepages",
             "echo $node_pages > /proc/sys/vm/nr_hugepages",
             "/proc/sysrq-trigger",
+            "for n in $(cat /order); do",
+            "say wedged \"$n\"",
             "reboot -f",
         ] {
             assert!(text.contains(needed), "init lacks {needed:?}");
@@ -295,6 +302,7 @@ mod tests {
             me.metadata().unwrap().len()
         );
         assert_eq!(get("corpus/v4_4.x.counterexample.json").2, b"{}");
+        assert_eq!(get("order").2, b"v4_4.x.counterexample.json\n");
         let libs = shared_libraries(&me).unwrap();
         assert!(libs.iter().any(|l| l.to_string_lossy().contains("libc.so")));
         assert!(libs

@@ -15,6 +15,7 @@ pub mod initramfs;
 pub mod kernels;
 pub mod qemu;
 pub mod report;
+pub mod stacks;
 
 use crate::host;
 use crate::replay::Options;
@@ -95,7 +96,11 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
     let refusal = |t: &traces::Trace| crate::replay::refusal_on(t, &guest_opts, &guest_pools);
     let (loaded, refused): (Vec<_>, Vec<_>) =
         all.iter().cloned().partition(|(_, t)| refusal(t).is_none());
-    let files: Vec<PathBuf> = loaded.iter().map(|(p, _)| p.clone()).collect();
+    // Traces that predict a deadlock run last: a kernel that deadlocks keeps the stuck
+    // threads' locks (a fault-mutex slot every file shares), the init stops there, and every
+    // other trace has had its verdict.
+    let (hang, rest): (Vec<_>, Vec<_>) = loaded.iter().partition(|(_, t)| t.meta.predicts_hang());
+    let files: Vec<PathBuf> = rest.iter().chain(&hang).map(|(p, _)| p.clone()).collect();
     let refused: Vec<String> = refused
         .iter()
         .filter_map(|(p, t)| {
@@ -232,9 +237,20 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
             node_hugepages: t.fact("node_hugepages").map(str::to_string),
             not_run,
             stopped: run.stopped.clone().or_else(|| {
-                t.died_in.as_ref().map(|n| {
-                    format!("the kernel oopsed during {n}; the rest of the corpus was not run")
-                })
+                t.died_in
+                    .as_ref()
+                    .map(|n| {
+                        format!("the kernel oopsed during {n}; the rest of the corpus was not run")
+                    })
+                    .or_else(|| {
+                        t.wedged_in.as_ref().map(|n| {
+                            format!(
+                                "the kernel deadlocked during {n}: its blocked threads keep \
+                                 locks later replays need (a fault-mutex slot every file \
+                                 shares); the rest of the corpus was not run"
+                            )
+                        })
+                    })
             }),
             console_log,
             frozen: run.frozen,

@@ -3,6 +3,7 @@
 //! replay (`error`), plus the guest's facts and a summary naming the traces that showed a bug.
 
 use super::console::{Ending, Output, TraceLog};
+use super::stacks::{self, AsTraced, Task};
 use crate::report::{TraceReport, Verdict};
 use crate::separation::{self, Separation};
 use serde::Serialize;
@@ -12,7 +13,9 @@ use traces::{Kind, Trace};
 /// How the kernel or the replay ended a trace that has no `TraceReport` verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum GuestVerdict {
-    /// No progress for the hang time: the blocked tasks' stacks are in `console`.
+    /// No progress for the hang time, and the kernel's task dump shows replay tasks blocked
+    /// in it (state `D`): their stacks are in `blocked` and `console`. (No progress with no
+    /// task blocked is an `error`: the replay stalled, the kernel did not hang.)
     #[serde(rename = "hangs")]
     Hangs,
     /// The kernel oopsed, BUGged or panicked during the replay: the lines are in `console`.
@@ -46,9 +49,23 @@ pub struct Stopped {
     /// The replay's own report, when it still finished (e.g. an oops in another process).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay: Option<TraceReport>,
+    /// `hangs`: the blocked tasks, read from the kernel's task dump.
+    #[serde(flatten)]
+    pub hang: Option<Box<HangStacks>>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub stderr: String,
     pub reproduce: String,
+}
+
+/// What the kernel's task dump shows of a hung replay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HangStacks {
+    /// The replay's tasks blocked in the kernel (state `D`), with their stacks.
+    pub blocked: Vec<Task>,
+    /// For a trace that predicts a deadlock: whether those tasks are stuck where the trace
+    /// leaves its threads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_traced: Option<AsTraced>,
 }
 
 /// One trace's line in the report.
@@ -185,21 +202,42 @@ pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) 
         _ => None,
     };
     let replay: Option<TraceReport> = parsed.and_then(|p| p.ok()).and_then(|mut v| v.pop());
+    // A hang is what the kernel's task dump shows: replay tasks blocked in it. A replay that
+    // only made no progress (slow, or stuck in user space) is not a kernel hang.
+    let blocked: Vec<Task> = stacks::tasks(&log.lines)
+        .into_iter()
+        .filter(|k| k.blocked() && k.replays())
+        .collect();
+    let hung = log.ending == Some(Ending::Hung);
     // An oops comes first: a replay that then hangs waits on what the dead task held.
-    let verdict = match (log.oopsed(), &log.ending, &replay) {
+    let verdict = match (log.oopsed(), hung, &replay) {
         (true, _, _) => GuestVerdict::Oops,
-        (false, Some(Ending::Hung), _) => GuestVerdict::Hangs,
-        (false, _, Some(r)) => return VmTrace::Replayed(r.clone()),
-        (false, _, None) => GuestVerdict::Error,
+        (false, true, _) if !blocked.is_empty() => GuestVerdict::Hangs,
+        (false, false, Some(r)) => return VmTrace::Replayed(r.clone()),
+        (false, _, _) => GuestVerdict::Error,
     };
+    let stalled = (hung && blocked.is_empty()).then(|| {
+        "no progress for the hang time, but the kernel's task dump shows no replay task \
+         blocked (state D): the replay stalled, the kernel did not hang"
+            .to_string()
+    });
+    // A hung replay's stderr comes too (each attempt's lines), with no exit code.
     let stderr = match (verdict, out) {
-        (_, Some(o)) => [o.stderr.trim(), unreadable.as_deref().unwrap_or("")]
-            .join("\n")
-            .trim()
-            .to_string(),
-        (GuestVerdict::Error, None) => "the guest died during this replay".into(),
+        (_, Some(o)) => [
+            stalled.as_deref().unwrap_or(""),
+            o.stderr.trim(),
+            unreadable.as_deref().unwrap_or(""),
+        ]
+        .join("\n")
+        .trim()
+        .to_string(),
+        (GuestVerdict::Error, None) => {
+            stalled.unwrap_or_else(|| "the guest died during this replay".into())
+        }
         _ => String::new(),
     };
+    let as_traced = (verdict == GuestVerdict::Hangs && t.meta.predicts_hang())
+        .then(|| stacks::as_traced(t, &blocked));
     VmTrace::Stopped(Stopped {
         trace: name.into(),
         variant: t.meta.variant.name().into(),
@@ -208,6 +246,7 @@ pub fn trace_entry(name: &str, t: &Trace, log: &TraceLog, out: Option<&Output>) 
         verdict,
         console: log.evidence(400),
         replay,
+        hang: (verdict == GuestVerdict::Hangs).then(|| Box::new(HangStacks { blocked, as_traced })),
         stderr,
         reproduce: format!("hugepunch replay corpus/{name} (in the guest)"),
     })
@@ -248,7 +287,7 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Separation,
             VmTrace::Stopped(st) => {
                 let first = st.console.first().cloned().unwrap_or_default();
                 match st.verdict {
-                    GuestVerdict::Hangs => s.hangs.push(st.trace.clone()),
+                    GuestVerdict::Hangs => s.hangs.push(st.hang_line()),
                     GuestVerdict::Oops => s.oops.push(format!("{}: {}", st.trace, first.trim())),
                     GuestVerdict::Error => s.errors.push(format!(
                         "{}: {}",
@@ -260,6 +299,31 @@ pub fn conclude(corpus: &[(String, &Trace)], traces: &[VmTrace]) -> (Separation,
         }
     }
     (separation, s)
+}
+
+impl Stopped {
+    /// A hung trace in the summary: its name, and for a trace that predicts a deadlock
+    /// whether the blocked tasks are stuck as it predicts, and where.
+    pub fn hang_line(&self) -> String {
+        let Some(a) = self.hang.as_ref().and_then(|h| h.as_traced.as_ref()) else {
+            return self.trace.clone();
+        };
+        let threads: Vec<String> = a
+            .threads
+            .iter()
+            .map(|s| match (&s.task, &s.waits) {
+                (Some(k), Some(w)) => format!("{} ({k}) in {} waits for {w}", s.thread, s.function),
+                (Some(k), None) => format!("{} ({k}) in {}", s.thread, s.function),
+                (None, _) => format!("{}: no blocked task in {}", s.thread, s.function),
+            })
+            .collect();
+        let how = if a.shown {
+            "stuck as the trace predicts"
+        } else {
+            "blocked, but not as the trace predicts"
+        };
+        format!("{} ({how}: {})", self.trace, threads.join("; "))
+    }
 }
 
 impl VmReport {
@@ -346,6 +410,15 @@ impl VmReport {
                 }
                 VmTrace::Stopped(t) => {
                     let _ = writeln!(s, "{:<58} {:<13}", t.trace, t.verdict.name());
+                    for k in t.hang.iter().flat_map(|h| &h.blocked) {
+                        let _ = writeln!(
+                            s,
+                            "    blocked: {} pid {}: {}",
+                            k.comm,
+                            k.pid,
+                            k.stack.join(" <- ")
+                        );
+                    }
                     for l in t.console.iter().take(12) {
                         let _ = writeln!(s, "    | {l}");
                     }
@@ -497,10 +570,12 @@ mod tests {
         }
     }
 
-    /// A hung replay is a `hangs` verdict with the task dump, its variant is not conformed to,
-    /// and the summary names it.
+    /// No progress for the hang time with no replay task blocked in the kernel is not a
+    /// hang: the recorded watchdog run (3 s, a slow replay) has a task dump with no task in D
+    /// state, so the trace is an `error` saying so, not `hangs`, and its variant is not
+    /// conformed to.
     #[test]
-    fn hang_is_a_verdict() {
+    fn a_stall_is_not_a_hang() {
         let text = std::fs::read_to_string(format!(
             "{}/tests/fixtures/console/hang-watchdog-control-6.1.log",
             env!("CARGO_MANIFEST_DIR")
@@ -509,23 +584,98 @@ mod tests {
         let t = Transcript::parse(&text);
         let name = "v4_5.race_window_fault.witness.json";
         let trace = corpus_trace(name);
+        assert_eq!(t.traces[0].ending, Some(Ending::Hung));
         let e = trace_entry(name, &trace, &t.traces[0], None);
         let VmTrace::Stopped(s) = &e else {
             panic!("{e:?}")
         };
-        assert_eq!(s.verdict, GuestVerdict::Hangs);
-        assert_eq!(s.variant, "v4_5");
+        assert_eq!(s.verdict, GuestVerdict::Error);
+        assert!(s.hang.is_none());
+        assert!(s.stderr.contains("no replay task blocked"), "{}", s.stderr);
         assert!(s
             .console
             .iter()
             .any(|l| l.contains("sysrq: Show Blocked State")));
-        let json = serde_json::to_value(&e).unwrap();
-        assert_eq!(json["verdict"], "hangs");
-        assert!(json["console"].as_array().unwrap().len() > 2);
         let (conforms, summary) = conclude(&[(name.into(), &trace)], &[e]);
         assert!(conforms.conforms_to.is_empty());
-        assert_eq!(summary.hangs, [name]);
+        assert!(summary.hangs.is_empty());
+        assert_eq!(summary.errors.len(), 1);
+        assert!(!summary.caught() && !summary.clean());
+    }
+
+    /// Debian 11's 5.10.262 deadlocked in a replay of the v5_10 trace (recorded console): a
+    /// `hangs` verdict, the kernel's own stacks showing the punch blocked in
+    /// `remove_inode_hugepages` on `i_mmap_rwsem` for write and mapper1's fault blocked in
+    /// `hugetlb_fault` on the page lock (and the killed mapper's `exit_mmap` behind them on
+    /// `i_mmap_rwsem`, the `munmap` the issue's reporter saw), as the trace leaves them.
+    #[test]
+    fn the_5_10_deadlock_hangs_as_traced() {
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/console/hang-deadlock-debian-5.10.log",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let t = Transcript::parse(&text);
+        assert_eq!(t.fact("kernel"), Some("5.10.0-46-cloud-amd64"));
+        let name = "v5_10.no_deadlock.counterexample.json";
+        let trace = corpus_trace(name);
+        let log = &t.traces[0];
+        assert_eq!(log.ending, Some(Ending::Hung));
+        let e = trace_entry(name, &trace, log, None);
+        let VmTrace::Stopped(s) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(s.verdict, GuestVerdict::Hangs);
+        let hang = s.hang.as_ref().expect("the blocked tasks");
+        let blocked: Vec<(&str, u32)> = hang.blocked.iter().map(|k| (&*k.comm, k.pid)).collect();
+        assert_eq!(
+            blocked,
+            [("hp-manager", 697), ("hp-mapper", 710), ("hp-mapper", 712)]
+        );
+        assert!(hang.blocked[1].in_function("exit_mmap"));
+        let a = hang
+            .as_traced
+            .as_ref()
+            .expect("a trace that predicts a hang");
+        assert!(a.shown, "{a:?}");
+        let seen: Vec<(&str, &str, Option<&str>, Option<&str>)> = a
+            .threads
+            .iter()
+            .map(|x| {
+                (
+                    &*x.thread,
+                    &*x.function,
+                    x.task.as_deref(),
+                    x.waits.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "manager",
+                    "remove_inode_hugepages",
+                    Some("hp-manager pid 697"),
+                    Some("an rwsem for write (rwsem_down_write_slowpath)")
+                ),
+                (
+                    "mapper1",
+                    "hugetlb_fault",
+                    Some("hp-mapper pid 712"),
+                    Some("the page lock (wait_on_page_bit_common)")
+                )
+            ]
+        );
+        assert!(hang.blocked[2].in_function("pagecache_get_page"));
+        let (conforms, summary) = conclude(&[(name.into(), &trace)], std::slice::from_ref(&e));
+        assert!(conforms.conforms_to.is_empty());
+        assert_eq!(summary.hangs.len(), 1);
+        assert!(summary.hangs[0].starts_with(&format!("{name} (stuck as the trace predicts: ")));
         assert!(summary.caught());
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["verdict"], "hangs");
+        assert_eq!(json["as_traced"]["shown"], true);
     }
 
     /// A replay that finished is the guest's own `TraceReport`, unchanged.
