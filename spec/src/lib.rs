@@ -18,6 +18,7 @@ pub mod model;
 pub mod msg;
 pub mod node;
 pub mod page;
+pub mod pinned;
 pub mod procs;
 pub mod properties;
 pub mod steps;

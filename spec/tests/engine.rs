@@ -6,7 +6,7 @@
 
 use spec::engine::{Engine, Sys};
 use spec::properties::{HugeModel, HugeState};
-use spec::{ModelCfg, TouchArea, UffdPolicy, Variant, PROPERTIES};
+use spec::{ModelCfg, Variant, PROPERTIES};
 use stateright::{Checker, Model};
 
 /// Breadth-first (`sym: false`) or depth-first with symmetry reduction.
@@ -67,58 +67,11 @@ fn same(cfg: &ModelCfg, errors: &mut Vec<String>) {
     }
 }
 
-/// The configuration families of `verdicts.rs` that search in about a second.
-fn families(v: Variant) -> Vec<ModelCfg> {
-    let d = ModelCfg::for_variant(v);
-    vec![
-        d.clone(),
-        ModelCfg {
-            fault_mutex_slots: 1,
-            ..d.clone()
-        },
-        ModelCfg {
-            uffd: UffdPolicy::None,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 3,
-            hole_start: 1,
-            hole_end: 2,
-            touch_area: TouchArea::OutsideHole,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 3,
-            hole_start: 0,
-            hole_end: 2,
-            mappers: 1,
-            touches: 2,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 2,
-            hole_start: 0,
-            hole_end: 2,
-            mappers: 1,
-            touches: 2,
-            hole_reuse: false,
-            migrators: 1,
-            pool: Some(2),
-            ..d.clone()
-        },
-        ModelCfg {
-            mappers: 1,
-            pool: Some(1),
-            ..d
-        },
-    ]
-}
-
 #[test]
 fn engine_is_the_actor_model() {
     let mut errors = Vec::new();
     for v in Variant::ALL {
-        for cfg in families(v) {
+        for cfg in spec::pinned::small_families(v) {
             same(&cfg, &mut errors);
         }
     }

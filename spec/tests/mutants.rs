@@ -3,6 +3,7 @@
 //! mutant can violate would be a property that checks nothing.
 
 use spec::kernel::Step;
+use spec::pinned;
 use spec::properties::{kernel, HugeModel, HugeState};
 use spec::{ModelCfg, Mutation, Variant, Verdict, PROPERTIES};
 use stateright::{Checker, Expectation, Model};
@@ -370,32 +371,6 @@ fn assert_adds(cfg: &ModelCfg, m: Mutation, added: &[&str]) {
     );
 }
 
-/// The pinned "pool short" configuration: a pool of 1 page for a file of 2.
-fn pool_short_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        mappers: 1,
-        pool: Some(1),
-        ..ModelCfg::for_variant(v)
-    }
-}
-
-/// The pinned "pool dry, sigbus" configuration: a 3-page hole, one mapper x 2 touches, no
-/// userfaultfd, a migrator and no spare page for its target.
-fn pool_dry_sigbus_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        pages: 3,
-        hole_start: 0,
-        hole_end: 3,
-        mappers: 1,
-        touches: 2,
-        uffd: spec::UffdPolicy::None,
-        hole_reuse: false,
-        migrators: 1,
-        pool: Some(3),
-        ..ModelCfg::for_variant(v)
-    }
-}
-
 /// The oldest and the newest variant: the pool code is the same in all of them.
 const POOL_VARIANTS: [Variant; 2] = [Variant::V4_4, Variant::V6_17];
 
@@ -411,7 +386,7 @@ const POOL_VARIANTS: [Variant; 2] = [Variant::V4_4, Variant::V6_17];
 fn alloc_steals_reservation_is_caught() {
     for v in POOL_VARIANTS {
         assert_adds(
-            &pool_dry_sigbus_cfg(v),
+            &pinned::pool_dry_sigbus(v),
             Mutation::AllocStealsReservation,
             &["accounting"],
         );
@@ -431,7 +406,7 @@ fn reserve_without_enomem_is_caught() {
         } else {
             &["accounting"]
         };
-        assert_caught(&pool_short_cfg(v), Mutation::ReserveWithoutEnomem, leak);
+        assert_caught(&pinned::pool_short(v), Mutation::ReserveWithoutEnomem, leak);
     }
 }
 
@@ -444,7 +419,7 @@ fn reserve_without_enomem_is_caught() {
 fn same_page_per_index_is_caught() {
     for v in POOL_VARIANTS {
         assert_adds(
-            &pool_dry_sigbus_cfg(v),
+            &pinned::pool_dry_sigbus(v),
             Mutation::SamePagePerIndex,
             &["accounting"],
         );
@@ -461,8 +436,8 @@ fn same_page_per_index_is_caught() {
 fn unreserve_keeps_reservations_is_not_caught_by_the_model() {
     for cfg in [
         ModelCfg::for_variant(Variant::V6_17),
-        pool_short_cfg(Variant::V6_17),
-        pool_dry_sigbus_cfg(Variant::V6_17),
+        pinned::pool_short(Variant::V6_17),
+        pinned::pool_dry_sigbus(Variant::V6_17),
     ] {
         let base = check(cfg.clone().into_model());
         let mutant = check(with(&cfg, Mutation::UnreserveKeepsReservations).into_model());

@@ -8,7 +8,7 @@
 use spec::engine::{Engine, Sys};
 use spec::kernel::Kernel;
 use spec::verdict::Verdict;
-use spec::{ModelCfg, TouchArea, UffdPolicy, Variant, PROPERTIES};
+use spec::{ModelCfg, UffdPolicy, Variant, PROPERTIES};
 use stateright::{Checker, Model};
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -57,68 +57,6 @@ fn verdicts(m: Engine, symmetry: bool) -> Vec<(&'static str, Verdict)> {
         .collect()
 }
 
-fn families(v: Variant) -> Vec<ModelCfg> {
-    let d = ModelCfg::for_variant(v);
-    vec![
-        d.clone(),
-        ModelCfg {
-            fault_mutex_slots: 1,
-            ..d.clone()
-        },
-        ModelCfg {
-            uffd: UffdPolicy::None,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 3,
-            hole_start: 1,
-            hole_end: 2,
-            touch_area: TouchArea::OutsideHole,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 3,
-            hole_start: 0,
-            hole_end: 2,
-            mappers: 1,
-            touches: 2,
-            ..d.clone()
-        },
-        ModelCfg {
-            migrators: 1,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 3,
-            hole_start: 0,
-            hole_end: 3,
-            mappers: 1,
-            touches: 2,
-            uffd: UffdPolicy::None,
-            hole_reuse: false,
-            migrators: 1,
-            pool: Some(3),
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 2,
-            hole_start: 0,
-            hole_end: 2,
-            mappers: 1,
-            touches: 2,
-            hole_reuse: false,
-            migrators: 1,
-            pool: Some(2),
-            ..d.clone()
-        },
-        ModelCfg {
-            mappers: 1,
-            pool: Some(1),
-            ..d
-        },
-    ]
-}
-
 /// Three mappers: too many states to keep every kernel state of twice in every variant; the
 /// verdicts are compared (full and reduced, both with symmetry reduction).
 fn three_mappers(v: Variant) -> ModelCfg {
@@ -140,7 +78,7 @@ fn equivalent(v: Variant) {
     if got != want {
         errors.push(format!("{cfg}: reduced + symmetry: {got:?}, not {want:?}"));
     }
-    for cfg in families(v) {
+    for cfg in spec::pinned::small_families(v) {
         let (full, n_full) = kernels(&Engine::new(&cfg), true);
         let (reduced, n_reduced) = kernels(&Engine::reduced(&cfg), false);
         if full != reduced {

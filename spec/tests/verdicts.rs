@@ -9,6 +9,7 @@
 //! v5_10_unlocked, v6_1.
 
 use spec::msg::{Errno, Msg, Syscall};
+use spec::pinned;
 use spec::properties::{HugeModel, HugeState};
 use spec::verdict::{self, Verdict};
 use spec::{ModelCfg, TouchArea, UffdPolicy, Variant, PROPERTIES};
@@ -407,50 +408,16 @@ const MIGRATOR_DFS_SYM: [usize; Variant::COUNT] = [
     369_091, 383_181, 848_745, 886_749, 527_905, 561_437, 565_635, 629_787, 611_831,
 ];
 
-fn pool_short_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        mappers: 1,
-        pool: Some(1),
-        ..ModelCfg::for_variant(v)
-    }
-}
 const POOL_SHORT_BFS: [Option<usize>; Variant::COUNT] = [Some(64); Variant::COUNT];
 const POOL_SHORT_DFS_SYM: [usize; Variant::COUNT] = [64; Variant::COUNT];
 
 /// A migrator acts on mapper 0, so there is no symmetry reduction: depth-first search visits
 /// every state, and breadth-first search would only visit them again.
-fn pool_dry_sigbus_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        pages: 3,
-        hole_start: 0,
-        hole_end: 3,
-        mappers: 1,
-        touches: 2,
-        uffd: UffdPolicy::None,
-        hole_reuse: false,
-        migrators: 1,
-        pool: Some(3),
-        ..ModelCfg::for_variant(v)
-    }
-}
 const POOL_DRY_SIGBUS_BFS: [Option<usize>; Variant::COUNT] = [None; Variant::COUNT];
 const POOL_DRY_SIGBUS_DFS_SYM: [usize; Variant::COUNT] = [
     15_796, 14_682, 15_587, 14_261, 17_569, 17_976, 17_733, 19_942, 20_386,
 ];
 
-fn pool_dry_copy_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        pages: 2,
-        hole_start: 0,
-        hole_end: 2,
-        mappers: 1,
-        touches: 2,
-        hole_reuse: false,
-        migrators: 1,
-        pool: Some(2),
-        ..ModelCfg::for_variant(v)
-    }
-}
 const POOL_DRY_COPY_BFS: [Option<usize>; Variant::COUNT] = [None; Variant::COUNT];
 const POOL_DRY_COPY_DFS_SYM: [usize; Variant::COUNT] = [
     11_370, 12_017, 14_211, 14_021, 14_987, 15_484, 15_367, 18_701, 18_966,
@@ -785,7 +752,7 @@ fn pool_short_config() {
     check_variants(
         "pool short",
         &Variant::ALL,
-        pool_short_cfg,
+        pinned::pool_short,
         &POOL_SHORT,
         POOL_SHORT_BFS,
         POOL_SHORT_DFS_SYM,
@@ -799,7 +766,7 @@ fn pool_dry_sigbus_config() {
     check_variants(
         "pool dry, sigbus",
         &Variant::ALL,
-        pool_dry_sigbus_cfg,
+        pinned::pool_dry_sigbus,
         &POOL_DRY_SIGBUS,
         POOL_DRY_SIGBUS_BFS,
         POOL_DRY_SIGBUS_DFS_SYM,
@@ -812,7 +779,7 @@ fn pool_dry_sigbus_config() {
 fn pool_dry_copy_config() {
     check_family(
         "pool dry, copy",
-        pool_dry_copy_cfg,
+        pinned::pool_dry_copy,
         &POOL_DRY_COPY,
         POOL_DRY_COPY_BFS,
         POOL_DRY_COPY_DFS_SYM,
