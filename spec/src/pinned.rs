@@ -46,37 +46,74 @@ pub fn pool_dry_copy(v: Variant) -> ModelCfg {
     }
 }
 
+/// Hash collisions: both pages share one fault mutex.
+pub fn collision(v: Variant) -> ModelCfg {
+    ModelCfg {
+        fault_mutex_slots: 1,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// Three mappers x one touch, a fault on a hole gets SIGBUS.
+pub fn three_mappers(v: Variant) -> ModelCfg {
+    ModelCfg {
+        mappers: 3,
+        touches: 1,
+        uffd: UffdPolicy::Sigbus,
+        hole_reuse: false,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// No userfaultfd registered: a touch of the hole allocates a page.
+pub fn no_uffd(v: Variant) -> ModelCfg {
+    ModelCfg {
+        uffd: UffdPolicy::None,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// Three pages, hole [1, 2), touches outside the hole.
+pub fn outside_hole(v: Variant) -> ModelCfg {
+    ModelCfg {
+        pages: 3,
+        hole_start: 1,
+        hole_end: 2,
+        touch_area: TouchArea::OutsideHole,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// Three pages, hole [0, 2), one mapper touching twice.
+pub fn multi_page_hole(v: Variant) -> ModelCfg {
+    ModelCfg {
+        pages: 3,
+        hole_start: 0,
+        hole_end: 2,
+        mappers: 1,
+        touches: 2,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
+/// The default configuration with one migrator (`move_pages` of the hole page in mapper 0).
+pub fn migrator(v: Variant) -> ModelCfg {
+    ModelCfg {
+        migrators: 1,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
 /// The families that search both ways (full and reduced, actor layer and engine) in about a
-/// second each: the default, one fault-mutex slot, no userfaultfd, touches outside the hole,
-/// a 2-page hole touched twice, one migrator, and the three pool configurations above.
+/// second each: the default and every configuration above but three mappers.
 pub fn small_families(v: Variant) -> Vec<ModelCfg> {
-    let d = ModelCfg::for_variant(v);
     vec![
-        d.clone(),
-        ModelCfg {
-            fault_mutex_slots: 1,
-            ..d.clone()
-        },
-        ModelCfg {
-            uffd: UffdPolicy::None,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 3,
-            hole_start: 1,
-            hole_end: 2,
-            touch_area: TouchArea::OutsideHole,
-            ..d.clone()
-        },
-        ModelCfg {
-            pages: 3,
-            hole_start: 0,
-            hole_end: 2,
-            mappers: 1,
-            touches: 2,
-            ..d.clone()
-        },
-        ModelCfg { migrators: 1, ..d },
+        ModelCfg::for_variant(v),
+        collision(v),
+        no_uffd(v),
+        outside_hole(v),
+        multi_page_hole(v),
+        migrator(v),
         pool_dry_sigbus(v),
         pool_dry_copy(v),
         pool_short(v),

@@ -5,6 +5,7 @@
 //! actions; and along every discovery each engine state is the actor model's state.
 
 use spec::engine::{Engine, Sys};
+use spec::pinned;
 use spec::properties::{HugeModel, HugeState};
 use spec::{ModelCfg, Variant, PROPERTIES};
 use stateright::{Checker, Model};
@@ -71,7 +72,7 @@ fn same(cfg: &ModelCfg, errors: &mut Vec<String>) {
 fn engine_is_the_actor_model() {
     let mut errors = Vec::new();
     for v in Variant::ALL {
-        for cfg in spec::pinned::small_families(v) {
+        for cfg in pinned::small_families(v) {
             same(&cfg, &mut errors);
         }
     }

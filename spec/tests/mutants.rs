@@ -309,20 +309,12 @@ fn vmdelete_first_page_only_changes_the_multi_page_hole() {
     }
 }
 
-/// The default configuration with one migrator (`move_pages` of the hole page in mapper 0).
-fn migrator_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        migrators: 1,
-        ..ModelCfg::for_variant(v)
-    }
-}
-
 /// 7b7387650dcf taken out of 6.17: `folio_lock` after the `folio_mapped` check again. With a
 /// migrator the removal reads the migration entries as unmapped and deletes the page that
 /// `remove_migration_ptes` maps again.
 #[test]
 fn folio_lock_after_mapped_check_is_caught() {
-    let cfg = migrator_cfg(Variant::V6_17);
+    let cfg = pinned::migrator(Variant::V6_17);
     assert_eq!(
         cfg.features().page_lock,
         spec::PageLockOrder::BeforeMappedCheck,
@@ -341,7 +333,7 @@ fn folio_lock_after_mapped_check_is_caught() {
 /// with a migrator (`no_bug_on` and the rest violated) catch it.
 #[test]
 fn folio_mapped_counting_migration_entries_is_caught() {
-    let cfg = migrator_cfg(Variant::V4_5);
+    let cfg = pinned::migrator(Variant::V4_5);
     let base = check(cfg.clone().into_model());
     let want: BTreeSet<_> = MAPPED_PAGE_FREED.iter().copied().collect();
     assert_eq!(base.violated_ids(), want, "v4_5 with a migrator");

@@ -7,8 +7,9 @@
 
 use spec::engine::{Engine, Sys};
 use spec::kernel::Kernel;
+use spec::pinned;
 use spec::verdict::Verdict;
-use spec::{ModelCfg, UffdPolicy, Variant, PROPERTIES};
+use spec::{Variant, PROPERTIES};
 use stateright::{Checker, Model};
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
@@ -57,28 +58,18 @@ fn verdicts(m: Engine, symmetry: bool) -> Vec<(&'static str, Verdict)> {
         .collect()
 }
 
-/// Three mappers: too many states to keep every kernel state of twice in every variant; the
-/// verdicts are compared (full and reduced, both with symmetry reduction).
-fn three_mappers(v: Variant) -> ModelCfg {
-    ModelCfg {
-        mappers: 3,
-        touches: 1,
-        uffd: UffdPolicy::Sigbus,
-        hole_reuse: false,
-        ..ModelCfg::for_variant(v)
-    }
-}
-
 /// One variant: every family, full against reduced.
 fn equivalent(v: Variant) {
     let mut errors = Vec::new();
-    let cfg = three_mappers(v);
+    // Three mappers: too many states to keep every kernel state of twice, so only the verdicts
+    // are compared (full and reduced, both with symmetry reduction).
+    let cfg = pinned::three_mappers(v);
     let want = verdicts(Engine::new(&cfg), true);
     let got = verdicts(Engine::reduced(&cfg), true);
     if got != want {
         errors.push(format!("{cfg}: reduced + symmetry: {got:?}, not {want:?}"));
     }
-    for cfg in spec::pinned::small_families(v) {
+    for cfg in pinned::small_families(v) {
         let (full, n_full) = kernels(&Engine::new(&cfg), true);
         let (reduced, n_reduced) = kernels(&Engine::reduced(&cfg), false);
         if full != reduced {

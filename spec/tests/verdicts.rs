@@ -12,7 +12,7 @@ use spec::msg::{Errno, Msg, Syscall};
 use spec::pinned;
 use spec::properties::{HugeModel, HugeState};
 use spec::verdict::{self, Verdict};
-use spec::{ModelCfg, TouchArea, UffdPolicy, Variant, PROPERTIES};
+use spec::{ModelCfg, Variant, PROPERTIES};
 use stateright::{Checker, Expectation, Model};
 
 use Verdict::{Holds as H, Reached as R, Unreachable as U, Violated as V};
@@ -267,12 +267,6 @@ const DEFAULT_DFS_SYM: [usize; Variant::COUNT] = [
     19_176, 19_756, 40_632, 42_356, 28_632, 37_798, 37_790, 40_752, 40_768,
 ];
 
-fn collision_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        fault_mutex_slots: 1,
-        ..ModelCfg::for_variant(v)
-    }
-}
 const COLLISION_BFS: [Option<usize>; Variant::COUNT] = [
     Some(37_627),
     Some(38_781),
@@ -288,15 +282,6 @@ const COLLISION_DFS_SYM: [usize; Variant::COUNT] = [
     18_834, 19_411, 40_062, 41_778, 28_287, 37_405, 37_397, 38_251, 38_267,
 ];
 
-fn three_mappers_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        mappers: 3,
-        touches: 1,
-        uffd: UffdPolicy::Sigbus,
-        hole_reuse: false,
-        ..ModelCfg::for_variant(v)
-    }
-}
 /// Breadth-first search of three mappers takes 3-11 s a variant (0.5 to 1.2 million states):
 /// only the two 2015 variants run it, to check that symmetry reduction keeps their verdicts.
 const THREE_MAPPERS_BFS: [Option<usize>; Variant::COUNT] = [
@@ -314,12 +299,6 @@ const THREE_MAPPERS_DFS_SYM: [usize; Variant::COUNT] = [
     84_197, 83_584, 186_371, 195_819, 129_676, 130_084, 129_676, 161_864, 162_632,
 ];
 
-fn no_uffd_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        uffd: UffdPolicy::None,
-        ..ModelCfg::for_variant(v)
-    }
-}
 const NO_UFFD_BFS: [Option<usize>; Variant::COUNT] = [
     Some(12_529),
     Some(12_635),
@@ -335,15 +314,6 @@ const NO_UFFD_DFS_SYM: [usize; Variant::COUNT] = [
     6_285, 6_338, 12_081, 12_449, 8_670, 8_678, 8_670, 10_727, 10_743,
 ];
 
-fn outside_hole_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        pages: 3,
-        hole_start: 1,
-        hole_end: 2,
-        touch_area: TouchArea::OutsideHole,
-        ..ModelCfg::for_variant(v)
-    }
-}
 const OUTSIDE_HOLE_BFS: [Option<usize>; Variant::COUNT] = [
     Some(11_710),
     Some(11_074),
@@ -359,16 +329,6 @@ const OUTSIDE_HOLE_DFS_SYM: [usize; Variant::COUNT] = [
     5_876, 5_558, 9_765, 9_765, 7_668, 7_668, 7_668, 9_482, 9_482,
 ];
 
-fn multi_page_hole_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        pages: 3,
-        hole_start: 0,
-        hole_end: 2,
-        mappers: 1,
-        touches: 2,
-        ..ModelCfg::for_variant(v)
-    }
-}
 const MULTI_PAGE_HOLE_BFS: [Option<usize>; Variant::COUNT] = [
     Some(6_420),
     Some(6_629),
@@ -384,12 +344,6 @@ const MULTI_PAGE_HOLE_DFS_SYM: [usize; Variant::COUNT] = [
     6_420, 6_629, 9_969, 9_970, 8_311, 8_783, 8_756, 10_876, 10_940,
 ];
 
-fn migrator_cfg(v: Variant) -> ModelCfg {
-    ModelCfg {
-        migrators: 1,
-        ..ModelCfg::for_variant(v)
-    }
-}
 /// Breadth-first search of the migrator configuration takes 3-11 s a variant (0.4 to 0.9
 /// million states): only 6.1 and its fix run it. A migrator acts on mapper 0, so there is no
 /// symmetry reduction: depth-first search visits every state.
@@ -659,7 +613,7 @@ fn default_config() {
 fn hash_collision_config() {
     check_family(
         "collision",
-        collision_cfg,
+        pinned::collision,
         &COLLISION,
         COLLISION_BFS,
         COLLISION_DFS_SYM,
@@ -673,7 +627,7 @@ fn three_mappers_config_2015() {
     check_variants(
         "three mappers",
         &[Variant::V4_4, Variant::V4_5],
-        three_mappers_cfg,
+        pinned::three_mappers,
         &THREE_MAPPERS,
         THREE_MAPPERS_BFS,
         THREE_MAPPERS_DFS_SYM,
@@ -694,7 +648,7 @@ fn three_mappers_config_later() {
             Variant::V6_1,
             Variant::V6_17,
         ],
-        three_mappers_cfg,
+        pinned::three_mappers,
         &THREE_MAPPERS,
         THREE_MAPPERS_BFS,
         THREE_MAPPERS_DFS_SYM,
@@ -706,7 +660,7 @@ fn three_mappers_config_later() {
 fn no_uffd_config() {
     check_family(
         "no uffd",
-        no_uffd_cfg,
+        pinned::no_uffd,
         &NO_UFFD,
         NO_UFFD_BFS,
         NO_UFFD_DFS_SYM,
@@ -717,7 +671,7 @@ fn no_uffd_config() {
 fn outside_hole_config() {
     check_family(
         "outside hole",
-        outside_hole_cfg,
+        pinned::outside_hole,
         &OUTSIDE_HOLE,
         OUTSIDE_HOLE_BFS,
         OUTSIDE_HOLE_DFS_SYM,
@@ -728,7 +682,7 @@ fn outside_hole_config() {
 fn multi_page_hole_config() {
     check_family(
         "multi-page hole",
-        multi_page_hole_cfg,
+        pinned::multi_page_hole,
         &MULTI_PAGE_HOLE,
         MULTI_PAGE_HOLE_BFS,
         MULTI_PAGE_HOLE_DFS_SYM,
@@ -739,7 +693,7 @@ fn multi_page_hole_config() {
 fn migrator_config() {
     check_family(
         "migrator",
-        migrator_cfg,
+        pinned::migrator,
         &MIGRATOR,
         MIGRATOR_BFS,
         MIGRATOR_DFS_SYM,
