@@ -60,7 +60,7 @@ impl Model for Bounded {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        crate::wrapped::properties()
+        spec::properties::properties()
     }
 
     fn within_boundary(&self, state: &Self::State) -> bool {
@@ -68,7 +68,7 @@ impl Model for Bounded {
     }
 }
 
-impl crate::wrapped::Wraps for Bounded {
+impl spec::properties::Wraps for Bounded {
     type Inner = Engine;
     fn wrapped(&self) -> &Engine {
         &self.inner

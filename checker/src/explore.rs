@@ -213,7 +213,7 @@ impl Model for Explorable {
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
-        crate::wrapped::properties()
+        spec::properties::properties()
     }
 
     fn within_boundary(&self, state: &HugeState) -> bool {
@@ -221,7 +221,7 @@ impl Model for Explorable {
     }
 }
 
-impl crate::wrapped::Wraps for Explorable {
+impl spec::properties::Wraps for Explorable {
     type Inner = HugeModel;
     fn wrapped(&self) -> &HugeModel {
         &self.model

@@ -17,4 +17,3 @@ pub mod run;
 pub mod separate;
 pub mod shortest;
 pub mod vm_cli;
-pub mod wrapped;

@@ -181,14 +181,23 @@ impl Prop {
     }
 }
 
+/// A model whose properties are those of a model of the spec: the model itself
+/// ([`HugeModel`], the engine) or one built around it (the Explorer's renaming model, the
+/// `--max-seconds` stop switch). A Stateright property is a plain `fn` of the model, so each
+/// property gets a trampoline that reads the wrapped model.
+pub trait Wraps: Model {
+    type Inner: Checked<State = Self::State>;
+    fn wrapped(&self) -> &Self::Inner;
+}
+
 /// Property `I` of [`PROPERTIES`] as a Stateright condition of model `M`.
-fn condition<M: Checked, const I: usize>(m: &M, s: &M::State) -> bool {
-    PROPERTIES[I].holds(m, s)
+fn condition<M: Wraps, const I: usize>(m: &M, s: &M::State) -> bool {
+    PROPERTIES[I].holds(m.wrapped(), s)
 }
 
 /// [`PROPERTIES`] as Stateright properties of `M`, in order (the count of trampolines is
 /// checked against `PROPERTIES` at compile time).
-pub fn properties<M: Checked>() -> Vec<stateright::Property<M>> {
+pub fn properties<M: Wraps>() -> Vec<stateright::Property<M>> {
     let conditions: [fn(&M, &M::State) -> bool; PROPERTIES.len()] = [
         condition::<M, 0>,
         condition::<M, 1>,
@@ -300,6 +309,13 @@ pub fn all_done(s: &HugeState) -> bool {
         migrator,
         kernel(s),
     )
+}
+
+impl Wraps for HugeModel {
+    type Inner = HugeModel;
+    fn wrapped(&self) -> &HugeModel {
+        self
+    }
 }
 
 impl Checked for HugeModel {

@@ -26,7 +26,7 @@ use crate::kernel::Kernel;
 use crate::msg::Msg;
 use crate::node::{kernel_msg, nodes, Node, NodeState, Role};
 use crate::procs::{ManagerState, MapperState, MigratorState, Touch};
-use crate::properties::{all_done_of, properties, Checked, HugeModel, HugeState};
+use crate::properties::{all_done_of, properties, Checked, HugeModel, HugeState, Wraps};
 use stateright::actor::{is_no_op, Actor, ActorModelAction, Command, Id, Out};
 use stateright::{Model, Path, Property};
 use std::borrow::Cow;
@@ -344,6 +344,13 @@ impl Model for Engine {
 
     fn properties(&self) -> Vec<Property<Self>> {
         properties()
+    }
+}
+
+impl Wraps for Engine {
+    type Inner = Engine;
+    fn wrapped(&self) -> &Engine {
+        self
     }
 }
 
