@@ -1,6 +1,7 @@
 //! `hugepunch replay` and `hugepunch host`: the conformance harness's front end.
 
 use clap::Args;
+use conformance::aim::Padding;
 use conformance::evidence::view;
 use conformance::host;
 use conformance::replay::Options;
@@ -16,9 +17,15 @@ pub struct ReplayOpts {
     /// the fewest confirmed windows that bound a rate by 15% at 95% confidence (19).
     #[arg(long, default_value_t = conformance::evidence::confidence::default_attempts())]
     pub attempts: u32,
-    /// Padding pages put in front of a raced page to widen the race window.
-    #[arg(long, default_value_t = 512)]
+    /// Padding pages put in front of a raced page to widen the race window (with
+    /// --window-us: at most this many).
+    #[arg(long, default_value_t = conformance::aim::DEFAULT_PADDING)]
     pub padding: usize,
+    /// Size the padding from the punch's speed, measured before the attempts, so that the
+    /// window stays open about this long (at least 512 pages, at most --padding): a slow
+    /// kernel or guest gets the same window in time.
+    #[arg(long, value_name = "US")]
+    pub window_us: Option<u64>,
     /// Use a hugetlbfs mount in a private mount namespace instead of memfd_create(MFD_HUGETLB).
     #[arg(long)]
     pub private_mount: bool,
@@ -38,6 +45,11 @@ pub struct ReplayOpts {
     /// How long after the punch started a window touch goes in, in µs.
     #[arg(long, default_value_t = 30)]
     pub window_delay_us: u64,
+    /// Keep the recordings' tracepoints enabled in the top-level tracefs instance (recording
+    /// off) from the first replay on, until reboot, so that each attempt's recording patches
+    /// no kernel text: for a guest (`hugepunch vm` passes it), not for a host you keep.
+    #[arg(long)]
+    pub hold_events: bool,
     /// Keep each attempt's recorded kernel events as text files in this directory.
     #[arg(long, value_name = "DIR")]
     pub keep_events: Option<PathBuf>,
@@ -50,12 +62,19 @@ impl ReplayOpts {
     fn options(&self) -> Options {
         Options {
             attempts: self.attempts,
-            padding: self.padding,
+            padding: match self.window_us {
+                Some(window_us) => Padding::Window {
+                    window_us,
+                    max: self.padding,
+                },
+                None => Padding::Pages(self.padding),
+            },
             private_mount: self.private_mount,
             allow_hang: self.allow_hang,
             timeout: Duration::from_secs(2),
             kernel_events: !self.no_kernel_events,
             window_delay_us: self.window_delay_us,
+            hold_events: self.hold_events,
             keep_events: self.keep_events.clone(),
             progress: self.progress,
         }

@@ -73,6 +73,11 @@ pub struct VmArgs {
     /// The guests' `hugepunch replay --window-delay-us` (default: the replay's own, 30).
     #[arg(long)]
     pub window_delay_us: Option<u64>,
+    /// The guests' race window in time: each guest sizes a raced page's padding from its own
+    /// measured punch speed so the window stays open this long (`hugepunch replay
+    /// --window-us`; at most 2048 pages, 1024 with two NUMA nodes). 0: the fixed 512 pages.
+    #[arg(long, value_name = "US", default_value_t = 4000)]
+    pub window_us: u64,
     /// Benchmark: print each race trace's window hit rate (timing, kernel-confirmed,
     /// achieved) with the host's load average before and after, as Markdown.
     #[arg(long)]
@@ -102,6 +107,7 @@ pub fn command(args: VmArgs) -> ExitCode {
         stream: !args.quiet,
         numa_nodes: args.numa,
         window_delay_us: args.window_delay_us,
+        window_us: (args.window_us > 0).then_some(args.window_us),
     };
     let kernels: Vec<String> = if args.matrix.is_empty() {
         args.kernel.iter().cloned().collect()
@@ -127,8 +133,13 @@ pub fn command(args: VmArgs) -> ExitCode {
         }
     }
     if args.bench {
+        let padding = if args.window_us > 0 {
+            format!("padding for a {} µs window", args.window_us)
+        } else {
+            format!("{} padding pages", conformance::aim::DEFAULT_PADDING)
+        };
         let window = format!(
-            "window delay {} µs",
+            "window delay {} µs, {padding}",
             args.window_delay_us
                 .unwrap_or(conformance::replay::Options::default().window_delay_us)
         );

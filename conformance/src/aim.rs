@@ -39,6 +39,59 @@ pub const REPEAT_LEAD_NS: u64 = 300_000;
 /// faults that fit in the lead.
 pub const REPEAT_TRIES: usize = 1024;
 
+/// Padding pages when none are asked for: about 2 ms of removal in a TCG guest, and far more
+/// than the window needs on bare metal.
+pub const DEFAULT_PADDING: usize = 512;
+
+/// How many padding pages go in front of a raced page ([`crate::layout::Layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// Always this many.
+    Pages(usize),
+    /// As many as the punch removes in `window_us` at the speed measured before the attempts
+    /// ([`measure_page_removal`]), at most `max`, and never fewer than [`DEFAULT_PADDING`]
+    /// (or `max`, if smaller): a calibration slowed by the host must not shrink the window.
+    Window { window_us: u64, max: usize },
+}
+
+impl Padding {
+    /// The most pages it can come to (what the pool must have room for).
+    pub fn most(self) -> usize {
+        match self {
+            Padding::Pages(n) | Padding::Window { max: n, .. } => n,
+        }
+    }
+
+    /// Whether it needs the punch's speed measured first.
+    pub fn calibrated(self) -> bool {
+        matches!(self, Padding::Window { .. })
+    }
+
+    /// The pages for a punch that removes one page in `page_removal_ns`.
+    pub fn pages(self, page_removal_ns: u64) -> usize {
+        match self {
+            Padding::Pages(n) => n,
+            Padding::Window { window_us, max } => {
+                let n = (window_us * 1000).div_ceil(page_removal_ns.max(1));
+                usize::try_from(n)
+                    .unwrap_or(usize::MAX)
+                    .clamp(DEFAULT_PADDING.min(max), max)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Padding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Padding::Pages(n) => write!(f, "{n} pages"),
+            Padding::Window { window_us, max } => {
+                write!(f, "pages for a {window_us} µs window, at most {max}")
+            }
+        }
+    }
+}
+
 /// The measured removal speed and what it means for the raced page's padding.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Aim {
@@ -99,6 +152,30 @@ pub fn measure_page_removal(private_mount: bool) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_padding_is_the_pages_removed_in_that_time_within_bounds() {
+        let p = Padding::Window {
+            window_us: 8000,
+            max: 2048,
+        };
+        // 4 µs a page (a TCG guest): 2000 pages.
+        assert_eq!(p.pages(4000), 2000);
+        // 3 µs: 2667, capped.
+        assert_eq!(p.pages(3000), 2048);
+        // A calibration slowed to 260 µs a page (seen right after a guest's boot): 31 pages
+        // would shrink the window, so the default stays.
+        assert_eq!(p.pages(260_000), DEFAULT_PADDING);
+        // A maximum below the default is the floor too.
+        let small = Padding::Window {
+            window_us: 8000,
+            max: 64,
+        };
+        assert_eq!(small.pages(260_000), 64);
+        assert_eq!(Padding::Pages(7).pages(1), 7);
+        assert_eq!(p.most(), 2048);
+        assert!(p.calibrated() && !Padding::Pages(7).calibrated());
+    }
 
     #[test]
     fn the_window_is_the_paddings_removal_time() {

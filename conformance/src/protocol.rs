@@ -142,8 +142,14 @@ pub enum Report {
     /// A window touch is spinning, waiting for the punch to start.
     Armed { page: usize },
     /// A window touch did not touch: the punch had already returned when it got to run
-    /// (`late_us` after the punch started).
-    WindowMissed { page: usize, late_us: u64 },
+    /// (`late_us` after the punch started). `stall_us`: the longest its spin went without
+    /// running (between two of its clock reads), from arming on: a stall as long as the punch
+    /// means its CPU was taken from it (in a guest: the host did not run that vCPU).
+    WindowMissed {
+        page: usize,
+        late_us: u64,
+        stall_us: u64,
+    },
     /// The handler thread read a MISSING event for `page`.
     Missing {
         page: usize,

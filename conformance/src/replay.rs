@@ -2,7 +2,7 @@
 //! what the host does with what the model predicts.
 
 use crate::actors::{Cast, Who};
-use crate::aim::{measure_page_removal, Aim};
+use crate::aim::{measure_page_removal, Aim, Padding};
 use crate::error::{ReplayError, Result};
 use crate::evidence::accounting::{self, Disturbed, Sample};
 use crate::evidence::attempt::{judge, AttemptEvidence, Inputs};
@@ -28,15 +28,21 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use traces::{Errno, Thread, Trace, UffdPolicy, Value, Word};
 
+/// The field of a window touch's miss ([`Report::WindowMissed`]).
+const RACE_WINDOW: &str = "race window";
+
 /// How to replay.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Attempts at a trace whose kernel interleaving must be made to happen.
     pub attempts: u32,
     /// Padding pages in front of a raced page (widens the race window).
-    pub padding: usize,
+    pub padding: Padding,
     /// How long after the punch started a window touch goes in (past `hugetlb_vmdelete_list`).
     pub window_delay_us: u64,
+    /// Before replaying, hold the recordings' tracepoints on for the kernel's life
+    /// ([`crate::evidence::record::hold`]; a guest's replays).
+    pub hold_events: bool,
     /// Longest wait for any one report from an actor.
     pub timeout: Duration,
     /// Use a file on a hugetlbfs mount in a private mount namespace instead of a memfd.
@@ -56,7 +62,8 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             attempts: default_attempts(),
-            padding: 512,
+            padding: Padding::Pages(crate::aim::DEFAULT_PADDING),
+            hold_events: false,
             window_delay_us: 30,
             timeout: Duration::from_secs(2),
             private_mount: false,
@@ -72,13 +79,19 @@ impl Default for Options {
 /// for the reservations a mapping made after the punch takes.
 pub fn pages_needed(trace: &Trace, opts: &Options) -> u64 {
     let p = plan(trace);
-    let layout = Layout::new(trace.meta.config.pages, p.raced, opts.padding);
-    let calibration = if page_lock_touches(trace).is_empty() {
+    let layout = Layout::new(trace.meta.config.pages, p.raced, opts.padding.most());
+    let calibration = if !measures_speed(trace, &p, opts) {
         0
     } else {
         crate::aim::CALIBRATION_PAGES as u64
     };
     (2 * layout.host_pages() as u64 + 2).max(calibration)
+}
+
+/// Whether a replay of `trace` measures the punch's speed first: for a padding sized from it
+/// (a race trace with [`Padding::Window`]) or for a page-lock touch's aim.
+fn measures_speed(trace: &Trace, plan: &Plan, opts: &Options) -> bool {
+    !page_lock_touches(trace).is_empty() || (plan.raced.is_some() && opts.padding.calibrated())
 }
 
 /// Loads and replays a trace file.
@@ -171,8 +184,20 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     if let Some(why) = refusal(trace, opts) {
         return Err(io::Error::new(io::ErrorKind::PermissionDenied, why).into());
     }
+    if opts.hold_events && opts.kernel_events {
+        crate::evidence::record::hold()?;
+    }
     let plan = plan(trace);
-    let layout = Layout::new(trace.meta.config.pages, plan.raced, opts.padding);
+    // Measured before the attempts, with none of their pages in use: for a padding sized
+    // from it, and for a touch aimed at the removal's arrival at the raced page.
+    let speed = if measures_speed(trace, &plan, opts) {
+        Some(measure_page_removal(opts.private_mount)?)
+    } else {
+        None
+    };
+    let pad = speed.map_or(opts.padding.most(), |ns| opts.padding.pages(ns));
+    let layout = Layout::new(trace.meta.config.pages, plan.raced, pad);
+    let aim = speed.map(|ns| Aim::from_speed(ns, layout.pad));
     let attempts = if plan.raced.is_some() {
         opts.attempts.max(1)
     } else {
@@ -181,16 +206,6 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     let expect = Expectations {
         page_cache: predict::pagecache(trace, &layout),
         waits: predict::waits(trace),
-    };
-    // Measured before the attempts, with none of their pages in use, for a touch aimed at
-    // the removal's arrival at the raced page.
-    let aim = if page_lock_touches(trace).is_empty() {
-        None
-    } else {
-        Some(Aim::from_speed(
-            measure_page_removal(opts.private_mount)?,
-            layout.pad,
-        ))
     };
     let mut outcomes = Vec::new();
     for n in 0..attempts {
@@ -232,6 +247,9 @@ pub fn replay(trace: &Trace, name: &str, reproduce: &str, opts: &Options) -> Res
     for (n, o) in outcomes.iter().enumerate() {
         if let Some(r) = &o.repeated {
             findings.push(format!("attempt {n}: {r}"));
+        }
+        if let Some(m) = o.mismatch.as_ref().filter(|m| m.field == RACE_WINDOW) {
+            findings.push(format!("attempt {n}: missed: {}", m.host));
         }
         if let Some(m) = &o.migration {
             let stop = o.mismatch.as_ref().map_or_else(String::new, |x| {
@@ -910,11 +928,14 @@ impl Attempt<'_> {
             Report::Failed { what } => {
                 Err(io::Error::other(format!("{w:?} failed: {what}")).into())
             }
-            Report::WindowMissed { late_us, .. } => {
+            Report::WindowMissed {
+                late_us, stall_us, ..
+            } => {
                 let host = format!(
-                    "the window touch ran {late_us} us after the punch started, once it had returned"
+                    "the window touch ran {late_us} us after the punch started, once it had \
+                     returned (its spin was kept from running for {stall_us} us at most)"
                 );
-                Err(self.mismatch(step, "race window", "a touch inside the punch".into(), host))
+                Err(self.mismatch(step, RACE_WINDOW, "a touch inside the punch".into(), host))
             }
             _ => Ok(()),
         }
@@ -1011,7 +1032,9 @@ impl Attempt<'_> {
     /// What the repeated page-lock touch did ([`Pace::Repeat`]), once it is over (it ends
     /// soon after the punch returns); `None` without one.
     fn repeated_touch(&mut self) -> Option<String> {
-        self.aim?;
+        if page_lock_touches(self.trace).is_empty() {
+            return None;
+        }
         if self.repeated.is_none() {
             let last = self.trace.steps.len() - 1;
             let _ = self.wait(last, "the page-lock touch's report", |_, r| {
@@ -1030,9 +1053,12 @@ impl Attempt<'_> {
                  mapping, ended by {ended}",
                 (end_ns - start_ns) / 1000
             ),
-            Some(Report::WindowMissed { late_us, .. }) => format!(
+            Some(Report::WindowMissed {
+                late_us, stall_us, ..
+            }) => format!(
                 "page-lock touch: no fault: the punch had returned {late_us} us after it \
-                 started, before the touch got to run"
+                 started, before the touch got to run (its spin was kept from running for \
+                 {stall_us} us at most)"
             ),
             _ => "page-lock touch: no report (it is still in a fault, or never armed)".into(),
         })

@@ -99,7 +99,7 @@ fn run_corpus(traces: &[(PathBuf, Trace)], attempts: u32) -> Res<Vec<TraceRun>> 
             .file_name()
             .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
         let p = plan(t);
-        let layout = Layout::new(t.meta.config.pages, p.raced, opts.padding);
+        let layout = Layout::new(t.meta.config.pages, p.raced, opts.padding.most());
         let has_prealloc = p.acts.iter().any(|a| {
             matches!(
                 a,

@@ -251,13 +251,13 @@ fn window_touch(
     w: Window,
     shared: &SharedWords,
 ) -> Report {
-    let started = spin_until_punch_started(w, shared);
-    while now_ns() < started + w.delay_us * 1000 {
+    let mut spin = Spin::new();
+    let started = spin_until_punch_started(w, shared, &mut spin);
+    while spin.now() < started + w.delay_us * 1000 {
         std::hint::spin_loop();
     }
     if shared.load(PUNCH_RETURNED) != 0 {
-        let late_us = (now_ns() - started) / 1000;
-        return Report::WindowMissed { page, late_us };
+        return spin.missed(page, started);
     }
     let (result, faulted, start_ns, end_ns) = touch_once(m, page, write);
     shared.store(WINDOW_TOUCHED, end_ns);
@@ -334,12 +334,12 @@ impl Tries {
             }
         };
         let deadline = now_ns() + w.timeout_ms * 1_000_000;
-        let started = spin_until_punch_started(w, shared);
+        let mut spin = Spin::new();
+        let started = spin_until_punch_started(w, shared, &mut spin);
         let _rt = RealTime::fifo(PAGE_LOCK_PRIORITY).ok();
         loop {
-            if shared.load(PUNCH_RETURNED) != 0 || now_ns() > deadline {
-                let late_us = (now_ns() - started) / 1000;
-                return Report::WindowMissed { page, late_us };
+            if shared.load(PUNCH_RETURNED) != 0 || spin.now() > deadline {
+                return spin.missed(page, started);
             }
             if shared.load(WINDOW_TOUCHED) == 0 {
                 std::hint::spin_loop();
@@ -473,13 +473,46 @@ fn handler_thread(uffd: &Uffd, m: &Mapping, cmds: &Chan<MapperCmd>, wake: &WakeP
 
 /// Spins until the manager says the punch started (its start time, ns) or `w.timeout_ms` has
 /// passed (0).
-fn spin_until_punch_started(w: Window, shared: &SharedWords) -> u64 {
-    let deadline = now_ns() + w.timeout_ms * 1_000_000;
+fn spin_until_punch_started(w: Window, shared: &SharedWords, spin: &mut Spin) -> u64 {
+    let deadline = spin.now() + w.timeout_ms * 1_000_000;
     loop {
         let t = shared.load(PUNCH_STARTED);
-        if t != 0 || now_ns() > deadline {
+        if t != 0 || spin.now() > deadline {
             return t;
         }
         std::hint::spin_loop();
+    }
+}
+
+/// A spinning touch's clock: it keeps the longest gap between two of its reads, which is how
+/// long the spin was kept from running (an interrupt, or a vCPU the host did not run).
+struct Spin {
+    last: u64,
+    stall: u64,
+}
+
+impl Spin {
+    fn new() -> Spin {
+        Spin {
+            last: now_ns(),
+            stall: 0,
+        }
+    }
+
+    fn now(&mut self) -> u64 {
+        let t = now_ns();
+        self.stall = self.stall.max(t.saturating_sub(self.last));
+        self.last = t;
+        t
+    }
+
+    /// The report of a touch that found the punch over.
+    fn missed(&mut self, page: usize, started: u64) -> Report {
+        let now = self.now();
+        Report::WindowMissed {
+            page,
+            late_us: now.saturating_sub(started) / 1000,
+            stall_us: self.stall / 1000,
+        }
     }
 }

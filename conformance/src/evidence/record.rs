@@ -29,6 +29,13 @@ pub const OPTIONAL: [&str; 5] = [
     "syscalls/sys_exit_ioctl",
 ];
 
+/// Holds every tracepoint a recording may enable on for the kernel's life
+/// ([`crate::sys::tracefs::hold_events`]: a guest's replays, so that recordings patch no kernel
+/// text).
+pub fn hold() -> io::Result<Vec<String>> {
+    crate::sys::tracefs::hold_events(REQUIRED.into_iter().chain(OPTIONAL))
+}
+
 /// A recording in progress.
 pub struct Recorder {
     instance: TraceInstance,

@@ -250,6 +250,30 @@ fn ctx(e: io::Error, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
+/// Enables `events` (those this kernel has) in the top-level tracefs instance with its
+/// recording off, and leaves them so: a tracepoint enabled anywhere keeps its static branch
+/// on, so the short-lived instances of the recordings then enable and disable it without the
+/// kernel patching its own text each time (`text_poke_bp` with IPIs to every CPU, which a
+/// TCG guest froze in: README, "Guests that freeze"). For a guest: its kernel goes with it.
+/// On a host they would stay enabled until reboot. Returns the events held.
+pub fn hold_events<'a>(events: impl IntoIterator<Item = &'a str>) -> io::Result<Vec<String>> {
+    let root = Path::new(TRACEFS);
+    let write = |file: &Path, text: &str| {
+        std::fs::write(file, text)
+            .map_err(|e| ctx(e, &format!("echo '{text}' > {}", file.display())))
+    };
+    write(&root.join("tracing_on"), "0")?;
+    let mut held = Vec::new();
+    for e in events {
+        let enable = root.join("events").join(e).join("enable");
+        if enable.exists() {
+            write(&enable, "1")?;
+            held.push(e.to_string());
+        }
+    }
+    Ok(held)
+}
+
 /// Trace instances of this tool that exist now (`instances/hugepunch-*`): empty once every
 /// replay is done, whatever happened to it. Instances outlive an unmount (tracefs has one
 /// superblock), so if tracefs is not mounted it is mounted for the look and unmounted again.

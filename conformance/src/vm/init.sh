@@ -33,7 +33,7 @@ for n in $(cat /order); do
     t=/corpus/$n
     r=/tmp/$n
     say begin "$n"
-    (hugepunch replay --json --allow-hang --progress --attempts @ATTEMPTS@@WINDOW@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
+    (hugepunch replay --json --allow-hang --progress --hold-events --attempts @ATTEMPTS@@WINDOW@ "$t" > $r.out 2> $r.err; echo $? > $r.rc) &
     # No progress (no new line from the replay: it says so as each attempt starts) for
     # @HANG_SECS@ s is a hang; a slow replay of many attempts is not.
     s=0

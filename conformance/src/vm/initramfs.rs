@@ -1,6 +1,7 @@
 //! The guest's initramfs: busybox, the hugepunch binary with the shared libraries it links, the
 //! trace corpus and an `/init` that replays it. Written as a newc cpio archive (crate `cpio`).
 
+use crate::aim::Padding;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,13 +23,20 @@ pub struct InitParams {
     pub node_pages: u64,
     /// `hugepunch replay --window-delay-us`: a fixed delay instead of the measured aim.
     pub window_delay_us: Option<u64>,
+    /// `hugepunch replay --padding`, and `--window-us` for a padding sized from the guest's
+    /// own punch speed.
+    pub padding: Padding,
 }
 
 /// The text of `/init` for these parameters.
 pub fn init_script(p: &InitParams) -> String {
-    let window = p
+    let mut window = p
         .window_delay_us
         .map_or_else(String::new, |d| format!(" --window-delay-us {d}"));
+    window += &match p.padding {
+        Padding::Pages(n) => format!(" --padding {n}"),
+        Padding::Window { window_us, max } => format!(" --window-us {window_us} --padding {max}"),
+    };
     INIT.replace("@ATTEMPTS@", &p.attempts.to_string())
         .replace("@HANG_SECS@", &p.hang_secs.to_string())
         .replace("@NODE_PAGES@", &p.node_pages.to_string())
@@ -250,6 +258,10 @@ mod tests {
             hang_secs: 77,
             node_pages: 55,
             window_delay_us: Some(30),
+            padding: Padding::Window {
+                window_us: 8000,
+                max: 2048,
+            },
         };
         let r = Initramfs::for_guest(
             Path::new(BUSYBOX),
@@ -281,7 +293,9 @@ mod tests {
             "mount -t sysfs",
             "mount -t devtmpfs",
             "mount -t tracefs",
-            "hugepunch replay --json --allow-hang --progress --attempts 3 --window-delay-us 30 \"$t\"",
+            "hugepunch replay --json --allow-hang --progress --hold-events --attempts 3 \
+             --window-delay-us 30 \
+             --window-us 8000 --padding 2048 \"$t\"",
             "if [ \"$now\" != \"$seen\" ]; then",
             "say progress \"$n\"",
             "-lt 77 ]",
@@ -324,6 +338,7 @@ mod tests {
             hang_secs: 1,
             node_pages: 0,
             window_delay_us: None,
+            padding: Padding::Pages(512),
         };
         let e = Initramfs::for_guest(&me, &me, &[], &params).unwrap_err();
         assert!(e.contains("busybox-static"), "{e}");

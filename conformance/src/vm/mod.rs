@@ -17,6 +17,7 @@ pub mod qemu;
 pub mod report;
 pub mod stacks;
 
+use crate::aim::Padding;
 use crate::host;
 use crate::replay::Options;
 use console::parse_data;
@@ -55,6 +56,21 @@ pub struct VmOptions {
     pub numa_nodes: Option<u8>,
     /// A fixed window delay for the guest's replays instead of the measured aim.
     pub window_delay_us: Option<u64>,
+    /// The guests' race window in time: their padding sized from their own punch speed
+    /// ([`Padding::Window`], at most [`guest_padding_max`] pages); `None`: the replay's
+    /// default fixed padding.
+    pub window_us: Option<u64>,
+}
+
+/// The most padding pages a guest's replay may use: the pool holds the file twice
+/// ([`crate::replay::pages_needed`]) and the guest's memory the pool on each node, so one node
+/// with 2048 has about 10 GiB, and two nodes get half each for about the same.
+pub fn guest_padding_max(numa_nodes: u8) -> usize {
+    if numa_nodes > 1 {
+        1024
+    } else {
+        2048
+    }
 }
 
 /// Downloads or builds the kernel if needed, boots it and replays the corpus.
@@ -109,8 +125,16 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
         })
         .collect();
     let image = kernel.image(&o.work).map_err(VmError::Input)?;
+    let padding = match o.window_us {
+        Some(window_us) => Padding::Window {
+            window_us,
+            max: guest_padding_max(numa_nodes),
+        },
+        None => Options::default().padding,
+    };
     let replay_opts = Options {
         attempts: o.attempts,
+        padding,
         ..Options::default()
     };
     let pool = host::pages_for(&loaded, &replay_opts) + 8;
@@ -128,6 +152,7 @@ pub fn run(kernel_arg: &str, o: &VmOptions) -> Result<VmReport, VmError> {
         hang_secs: o.hang_secs,
         node_pages: if numa_nodes > 1 { pool } else { 0 },
         window_delay_us: o.window_delay_us,
+        padding,
     };
     initramfs::Initramfs::for_guest(Path::new(initramfs::BUSYBOX), &hugepunch, &files, &init)
         .map_err(VmError::Input)?

@@ -74,8 +74,26 @@ pub fn check_installed() -> Result<(), String> {
     }
 }
 
+/// qemu's niceness on the host, for its session's autogroup ([`Guarded::set_autogroup_nice`])
+/// and its threads (`nice`; root only, otherwise qemu runs at 0 with a warning). A race
+/// attempt needs the window touch's vCPU to run while the punch removes the padding, a few
+/// ms. Measured with `hugepunch vm --bench` (README, "Race-window hit rates"): on a busy host
+/// that vCPU was kept off its CPU for 3 to 23 ms (the touch's own spin clock,
+/// `WindowMissed::stall_us`) in 14 of 80 attempts at load 5 and at nice 0; with the autogroup
+/// at -20, 1 to 2 of 80 at load 12-13. (The threads' niceness alone did nothing there: with
+/// `kernel.sched_autogroup_enabled` the host shares its CPUs between sessions first.) The
+/// guest idles between replays, so it takes the host's CPUs only while it replays.
+pub const NICE: i32 = -20;
+
+/// The guest's CPU under TCG. `-erms`: without "enhanced rep movsb/stosb" the guest kernel
+/// zeroes pages with `rep stosq` instead of `rep stosb`, which TCG runs about 8 times fewer
+/// iterations of: zeroing a replay's file (2048 padding pages) took a race attempt about 7 s
+/// longer with it. Nothing the replay observes depends on how a page is zeroed.
+const TCG_CPU: &str = "max,-erms";
+
 fn command(b: &Boot) -> Command {
-    let mut c = Command::new(QEMU);
+    let mut c = Command::new("nice");
+    c.args(["-n", &NICE.to_string(), QEMU]);
     c.args([
         "-nodefaults",
         "-no-reboot",
@@ -86,7 +104,7 @@ fn command(b: &Boot) -> Command {
     ]);
     match b.accel {
         Accel::Kvm => c.args(["-accel", "kvm", "-cpu", "host"]),
-        Accel::Tcg => c.args(["-accel", "tcg,thread=multi", "-cpu", "max"]),
+        Accel::Tcg => c.args(["-accel", "tcg,thread=multi", "-cpu", TCG_CPU]),
     };
     c.args(["-smp", "2", "-m"])
         .arg(b.memory_mib.to_string())
@@ -160,6 +178,9 @@ const SYSRQ_GRACE: Duration = Duration::from_secs(60);
 pub fn run(b: &Boot, silence: Duration, mut each: impl FnMut(&str)) -> Result<Run, String> {
     let started = Instant::now();
     let mut guest = Guarded::spawn(&mut command(b)).map_err(|e| format!("{QEMU}: {e}"))?;
+    if let Err(e) = guest.set_autogroup_nice(NICE) {
+        eprintln!("hugepunch vm: qemu's autogroup stays at nice 0 ({e}): race windows will be missed more often on a busy host");
+    }
     let mut keys = guest.child().stdin.take().expect("piped");
     let (tx, rx) = mpsc::channel::<String>();
     let stdout = guest.child().stdout.take().expect("piped");
@@ -345,6 +366,9 @@ mod tests {
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        assert_eq!(&args[..3], ["-n", "-20", QEMU]);
+        let cpu = args.iter().position(|a| a == "-cpu").unwrap();
+        assert_eq!(args[cpu + 1], "max,-erms");
         let m = args.iter().position(|a| a == "-m").unwrap();
         assert_eq!(args[m + 1], "4096");
         assert_eq!(args[m + 2], "-object");
