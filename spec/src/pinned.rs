@@ -104,6 +104,17 @@ pub fn migrator(v: Variant) -> ModelCfg {
     }
 }
 
+/// Issue 10's deep configuration: three mappers x two touches (2 pages, hole [0, 1), the
+/// default otherwise). Exhausted only with partial-order reduction and symmetry
+/// (`spec/tests/deep.rs`).
+pub fn three_by_two(v: Variant) -> ModelCfg {
+    ModelCfg {
+        mappers: 3,
+        touches: 2,
+        ..ModelCfg::for_variant(v)
+    }
+}
+
 /// The families that search both ways (full and reduced, actor layer and engine) in about a
 /// second each: the default and every configuration above but three mappers.
 pub fn small_families(v: Variant) -> Vec<ModelCfg> {
