@@ -5,6 +5,7 @@
 //! representative), which would hash the whole kernel each time. The hash is taken once, when
 //! a step makes a new kernel state, and a state's hash includes it instead of the kernel.
 
+use super::bytes::Bytes;
 use crate::kernel::Kernel;
 use std::hash::{Hash, Hasher};
 use std::ops::Deref;
@@ -17,10 +18,9 @@ pub struct Shared {
     hash: u64,
 }
 
-/// A fast hasher with fixed keys (a fingerprint must be the same on every run), as
-/// Stateright's own fingerprints.
+/// The kernel's hash, over its bytes at once ([`Bytes`]).
 fn hash_of(k: &Kernel) -> u64 {
-    ahash::RandomState::with_seeds(0x68756765, 0x70756e63, 0x68, 0x6b).hash_one(k)
+    Bytes::hash_one(k)
 }
 
 impl Shared {
