@@ -5,7 +5,7 @@
 //! some reduction but never soundness (any renaming gives an equivalent state).
 
 use crate::cfg::ModelCfg;
-use crate::engine::Sys;
+use crate::engine::{Renaming, Sys};
 use crate::ids::{mapper_id, Tid};
 use crate::inline::Inline;
 use crate::kernel::MAX_PAGES;
@@ -91,14 +91,14 @@ pub fn representative_sys(s: &Sys) -> Sys {
         return s.clone();
     };
     // Manager, mappers, kernel.
-    let mut to = [0u8; MAX_MAPPERS + 2];
+    let mut to: Renaming = [0; MAX_MAPPERS + 2];
     for (i, t) in to.iter_mut().enumerate().take(mappers as usize + 2) {
         *t = i as u8;
     }
     for (new, &old) in order.iter().enumerate() {
         to[1 + old as usize] = 1 + new as u8;
     }
-    let plan = RewritePlan::new(to, |id: &Id, to: &[u8; MAX_MAPPERS + 2]| {
+    let plan = RewritePlan::new(to, |id: &Id, to: &Renaming| {
         Id::from(to[usize::from(*id)] as usize)
     });
     let mut next = Sys {
@@ -106,7 +106,7 @@ pub fn representative_sys(s: &Sys) -> Sys {
         mappers: s.mappers,
         migrator: s.migrator,
         choosing: 0,
-        kernel: crate::engine::Shared::new((*s.kernel).rewrite(&plan)),
+        kernel: s.kernel.renamed(to, |k| k.rewrite(&plan)),
         net: s
             .net
             .map(|e| e.renamed(|id| plan.rewrite(&id), e.msg.rewrite(&plan))),

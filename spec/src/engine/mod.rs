@@ -19,7 +19,7 @@ mod por;
 mod shared;
 
 pub use net::{Env, Net};
-pub use shared::Shared;
+pub use shared::{Renaming, Shared};
 
 use crate::cfg::ModelCfg;
 use crate::ids::{kernel_id, mapper_id};
