@@ -148,7 +148,7 @@ impl Explorable {
 
     fn thread(&self, t: Tid) -> String {
         traces::Thread {
-            process: role(&self.model.cfg, t.pid),
+            process: role(&self.model.cfg, t.pid()),
             ctx: t.ctx,
         }
         .to_string()

@@ -257,7 +257,7 @@ pub fn role(cfg: &ModelCfg, id: Id) -> Role {
 
 fn thread(cfg: &ModelCfg, t: Tid) -> Thread {
     Thread {
-        process: role(cfg, t.pid),
+        process: role(cfg, t.pid()),
         ctx: t.ctx,
     }
 }
@@ -301,16 +301,7 @@ pub(crate) fn step(
         ),
         ActorModelAction::Deliver { src, dst, msg } => match *msg {
             Msg::Start => (main(*dst), Action::Start),
-            Msg::Syscall(sc) => (
-                thread(
-                    cfg,
-                    Tid {
-                        pid: *src,
-                        ctx: sc.ctx(),
-                    },
-                ),
-                Action::Call(sc),
-            ),
+            Msg::Syscall(sc) => (thread(cfg, Tid::new(*src, sc.ctx())), Action::Call(sc)),
             Msg::Step(t, step) => (
                 thread(cfg, t),
                 Action::Kernel {
@@ -319,13 +310,7 @@ pub(crate) fn step(
                 },
             ),
             Msg::Return(sc, ret) => (
-                thread(
-                    cfg,
-                    Tid {
-                        pid: *dst,
-                        ctx: sc.ctx(),
-                    },
-                ),
+                thread(cfg, Tid::new(*dst, sc.ctx())),
                 Action::Return {
                     call: Call::of(sc),
                     ret,

@@ -175,7 +175,9 @@ pub fn run(cfg: &ModelCfg, opts: SearchOpts, progress: &Progress) -> Run {
     if let Some(n) = opts.max_states {
         builder = builder.target_state_count(n);
     }
-    if opts.dfs && opts.symmetry {
+    // Only where it applies: elsewhere the representative is the state itself, and the
+    // checker would fingerprint each state twice.
+    if opts.dfs && opts.symmetry && spec::symmetry::applies(cfg) {
         builder = builder.symmetry_fn(spec::symmetry::representative_sys);
     }
     if opts.dfs {

@@ -5,7 +5,7 @@
 
 use checker::run::{Action, Discovery};
 use checker::{export, shortest};
-use spec::ids::{mapper_of, Ctx, Tid};
+use spec::ids::{mapper_of, Ctx};
 use spec::kernel::Step as KStep;
 use spec::msg::{Msg, Syscall};
 use spec::node::Role;
@@ -107,9 +107,13 @@ fn name(cfg: &ModelCfg, a: &Action) -> (String, String, Option<u8>) {
         ActorModelAction::Deliver { src, dst, msg } => match *msg {
             Msg::Start => (process(cfg, *dst), "start".into(), None),
             Msg::Syscall(sc) => (process(cfg, *src), syscall(sc).into(), None),
-            Msg::Step(Tid { pid, ctx }, step) => {
-                let handler = if ctx == Ctx::Handler { ".handler" } else { "" };
-                let who = format!("kernel:{}{handler}", process(cfg, pid));
+            Msg::Step(t, step) => {
+                let handler = if t.ctx == Ctx::Handler {
+                    ".handler"
+                } else {
+                    ""
+                };
+                let who = format!("kernel:{}{handler}", process(cfg, t.pid()));
                 (who, step.name().into(), None)
             }
             Msg::Return(..) => (process(cfg, *dst), "return".into(), None),

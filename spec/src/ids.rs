@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
+use std::fmt;
 
 /// The manager's actor id.
 pub fn manager_id() -> Id {
@@ -44,23 +45,41 @@ pub enum Ctx {
 
 /// A kernel thread: a process thread running in the kernel (a syscall or a page fault).
 /// Each process thread is in the kernel at most once at a time, so this names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// The process is held as one byte (a model has a handful of actors), not as Stateright's
+/// `Id` (a `usize`): a `Tid` is in every lock of the kernel's state and in every step
+/// message, and the checker copies and hashes those on every step.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tid {
-    pub pid: Id,
+    pid: u8,
     pub ctx: Ctx,
 }
 
 impl Tid {
+    /// # Panics
+    /// If the actor id does not fit in a byte.
+    pub fn new(pid: Id, ctx: Ctx) -> Tid {
+        let pid = u8::try_from(usize::from(pid)).expect("fewer than 256 actors");
+        Tid { pid, ctx }
+    }
     pub fn main(pid: Id) -> Tid {
-        Tid {
-            pid,
-            ctx: Ctx::Main,
-        }
+        Tid::new(pid, Ctx::Main)
     }
     pub fn handler(pid: Id) -> Tid {
-        Tid {
-            pid,
-            ctx: Ctx::Handler,
-        }
+        Tid::new(pid, Ctx::Handler)
+    }
+    /// The process the thread belongs to.
+    pub fn pid(self) -> Id {
+        Id::from(self.pid as usize)
+    }
+}
+
+impl fmt::Debug for Tid {
+    /// As a derived `Debug` with `pid: Id`: the Explorer names actors by their `Id(N)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tid")
+            .field("pid", &self.pid())
+            .field("ctx", &self.ctx)
+            .finish()
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::cfg::ModelCfg;
 use crate::ids::{kernel_id, mapper_id, migrator_id};
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, Sent};
 use crate::msg::{Msg, Syscall};
 use crate::procs::{HandlerState, MainState, ManagerState, MapperState, MigratorState, Touch};
 use stateright::actor::{Actor, Id, Out};
@@ -246,12 +246,7 @@ impl Actor for Node {
 /// The kernel takes a delivery: its next state and what it sends, or `None` when the step is
 /// blocked and nothing may happen yet (the delivery is then pruned).
 #[allow(clippy::type_complexity)]
-pub(crate) fn kernel_msg(
-    cfg: &ModelCfg,
-    k: &Kernel,
-    src: Id,
-    msg: Msg,
-) -> Option<(Kernel, Vec<(Id, Msg)>)> {
+pub(crate) fn kernel_msg(cfg: &ModelCfg, k: &Kernel, src: Id, msg: Msg) -> Option<(Kernel, Sent)> {
     let mut k = k.clone();
     let sends = k.on_msg(cfg, src, msg).ok()?;
     Some((k, sends))

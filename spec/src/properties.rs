@@ -3,6 +3,7 @@
 use crate::cfg::ModelCfg;
 use crate::kernel::Kernel;
 use crate::node::{Node, NodeState};
+use crate::page::PageId;
 use crate::procs::{ManagerState, MapperState, MigratorState};
 use stateright::actor::{is_no_op, Actor, ActorModel, ActorModelAction, ActorModelState, Out};
 use stateright::{Expectation, Model};
@@ -258,14 +259,16 @@ fn accounting(cfg: &ModelCfg, k: &Kernel) -> bool {
     let reserved = (0..k.cache.len())
         .filter(|&i| k.region[i] && k.cache[i].is_none())
         .count();
-    let mut in_use: Vec<_> = k.cache.iter().flatten().map(|p| p.id).collect();
+    // On the stack: this runs on every state.
+    let mut in_use: smallvec::SmallVec<[PageId; 32]> =
+        k.cache.iter().flatten().map(|p| p.id).collect();
     in_use.extend(
         k.mms
             .iter()
             .flat_map(|mm| mm.ptes.iter().flatten().copied()),
     );
     in_use.extend(k.migration_held());
-    in_use.sort();
+    in_use.sort_unstable();
     in_use.dedup();
     k.i_blocks as usize == cached
         && k.resv_huge_pages as usize == reserved

@@ -5,11 +5,11 @@
 //! some reduction but never soundness (any renaming gives an equivalent state).
 
 use crate::cfg::ModelCfg;
-use crate::engine::Sys;
+use crate::engine::{Renaming, Sys};
 use crate::ids::{mapper_id, Tid};
 use crate::inline::Inline;
 use crate::kernel::MAX_PAGES;
-use crate::kernel::{KThread, Kernel, Mm, Op};
+use crate::kernel::{KThread, Kernel, Mm, Op, MAX_MAPPERS};
 use crate::locks::{Mutex, RwSem};
 use crate::msg::Msg;
 use crate::node::NodeState;
@@ -40,16 +40,22 @@ pub fn representative(s: &HugeState) -> HugeState {
     }
     let actors = s.actor_states.len();
     let k = crate::properties::kernel(s);
-    let Some(plan) = renaming(actors, |m| {
-        let id = mapper_id(m);
-        MapperKey::new(
-            m,
-            s.actor_states[usize::from(id)].mapper(),
-            k,
-            !s.random_choices[usize::from(id)].map.is_empty(),
-            s.network.iter_all().map(|e| (e.src, e.dst, *e.msg)),
-        )
-    }) else {
+    let Some(plan) = renaming(
+        actors,
+        |m| {
+            let id = mapper_id(m);
+            Head::new(
+                m,
+                s.actor_states[usize::from(id)].mapper(),
+                k,
+                !s.random_choices[usize::from(id)].map.is_empty(),
+            )
+        },
+        |m| {
+            let network = s.network.iter_all().map(|e| (e.src, e.dst, *e.msg));
+            Tail::new(m, k, network)
+        },
+    ) else {
         // The identity renaming: the rewrite would give `s` back.
         return s.clone();
     };
@@ -71,26 +77,39 @@ pub fn representative_sys(s: &Sys) -> Sys {
         return s.clone();
     }
     let mappers = s.mapper_count();
-    // Manager, mappers, kernel.
-    let actors = 2 + mappers as usize;
-    let Some(plan) = renaming(actors, |m| {
-        MapperKey::new(
-            m,
-            s.mappers[m as usize],
-            &s.kernel,
-            s.choosing & (1 << m) != 0,
-            s.net.iter_all().map(|e| (e.src(), e.dst(), e.msg)),
-        )
-    }) else {
+    let Some(order) = sorted(
+        mappers,
+        |m| {
+            let choosing = s.choosing & (1 << m) != 0;
+            Head::new(m, s.mappers[m as usize], &s.kernel, choosing)
+        },
+        |m| {
+            let network = s.net.iter_all().map(|e| (e.src(), e.dst(), e.msg));
+            Tail::new(m, &s.kernel, network)
+        },
+    ) else {
         return s.clone();
     };
+    // Manager, mappers, kernel.
+    let mut to: Renaming = [0; MAX_MAPPERS + 2];
+    for (i, t) in to.iter_mut().enumerate().take(mappers as usize + 2) {
+        *t = i as u8;
+    }
+    for (new, &old) in order.iter().enumerate() {
+        to[1 + old as usize] = 1 + new as u8;
+    }
+    let plan = RewritePlan::new(to, |id: &Id, to: &Renaming| {
+        Id::from(to[usize::from(*id)] as usize)
+    });
     let mut next = Sys {
-        kernel: crate::engine::Shared::new((*s.kernel).rewrite(&plan)),
+        manager: s.manager,
+        mappers: s.mappers,
+        migrator: s.migrator,
+        choosing: 0,
+        kernel: s.kernel.renamed(to, |k| k.rewrite(&plan)),
         net: s
             .net
             .map(|e| e.renamed(|id| plan.rewrite(&id), e.msg.rewrite(&plan))),
-        choosing: 0,
-        ..s.clone()
     };
     for m in 0..mappers {
         let to = mapper(m, &plan);
@@ -102,22 +121,42 @@ pub fn representative_sys(s: &Sys) -> Sys {
     next
 }
 
-/// The renaming that sorts mappers by their keys (ties keep their order), or `None` when
-/// that is the identity. `order[new] = old`; the plan maps each old actor id to its new one.
-fn renaming<'a>(
-    actors: usize,
-    key: impl Fn(u8) -> MapperKey<'a>,
-) -> Option<Plan<DenseNatMap<Id, Id>>> {
-    let mappers = (actors - 2) as u8;
-    let mut order: Vec<u8> = (0..mappers).collect();
-    order.sort_by_cached_key(|&m| key(m));
-    if order
+/// The mappers sorted by their keys, `order[new] = old` (a stable sort: ties keep their
+/// order), or `None` when that is the identity. A mapper's key is its [`Head`], then its
+/// [`Tail`]; a tail is built only to tell apart mappers whose heads are equal, and once.
+fn sorted<'a>(
+    mappers: u8,
+    head: impl Fn(u8) -> Head<'a>,
+    tail: impl Fn(u8) -> Tail,
+) -> Option<Inline<u8, MAX_MAPPERS>> {
+    let heads: SmallVec<[Head; MAX_MAPPERS]> = (0..mappers).map(head).collect();
+    let mut tails: [Option<Tail>; MAX_MAPPERS] = Default::default();
+    let mut order: Inline<u8, MAX_MAPPERS> = (0..mappers).collect();
+    order.sort_by(|&a, &b| {
+        heads[a as usize].cmp(&heads[b as usize]).then_with(|| {
+            for m in [a, b] {
+                if tails[m as usize].is_none() {
+                    tails[m as usize] = Some(tail(m));
+                }
+            }
+            tails[a as usize].cmp(&tails[b as usize])
+        })
+    });
+    let identity = order
         .iter()
         .enumerate()
-        .all(|(new, &old)| new == old as usize)
-    {
-        return None;
-    }
+        .all(|(new, &old)| new == old as usize);
+    (!identity).then_some(order)
+}
+
+/// The renaming that sorts mappers by their keys (see [`sorted`]), or `None` when that is the
+/// identity. The plan maps each old actor id to its new one.
+fn renaming<'a>(
+    actors: usize,
+    head: impl Fn(u8) -> Head<'a>,
+    tail: impl Fn(u8) -> Tail,
+) -> Option<Plan<DenseNatMap<Id, Id>>> {
+    let order = sorted((actors - 2) as u8, head, tail)?;
     let mut to: Vec<Id> = (0..actors).map(Id::from).collect();
     for (new, &old) in order.iter().enumerate() {
         to[1 + old as usize] = Id::from(1 + new);
@@ -128,35 +167,52 @@ fn renaming<'a>(
     }))
 }
 
-/// What distinguishes a mapper apart from its name.
+/// What distinguishes a mapper apart from its name, first part: its process and kernel
+/// threads, its mm, and its place in the VMA tree.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
-struct MapperKey<'a> {
+struct Head<'a> {
     process: MapperState,
     mm: &'a Mm,
     main: Option<KThread>,
     handler: Option<KThread>,
-    tree_pos: Option<usize>,
+    tree_pos: Option<u8>,
     choosing: bool,
+}
+
+/// What distinguishes a mapper apart from its name, second part: the messages it has in
+/// flight and what it put into the page cache.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Tail {
+    /// `(sent by it, message)`, sorted; kernel steps are the kernel's own.
     in_flight: SmallVec<[(bool, Msg); 8]>,
     footprint: Inline<(u8, bool), MAX_PAGES>,
 }
 
-impl MapperKey<'_> {
-    /// Mapper `m`'s key from its process state, the kernel, whether it is choosing a touch,
-    /// and every message in flight `(src, dst, msg)`.
-    fn new(
-        m: u8,
-        process: MapperState,
-        k: &Kernel,
-        choosing: bool,
-        network: impl Iterator<Item = (Id, Id, Msg)>,
-    ) -> MapperKey<'_> {
+impl Head<'_> {
+    /// Mapper `m`'s head from its process state, the kernel, and whether it is choosing a
+    /// touch.
+    fn new(m: u8, process: MapperState, k: &Kernel, choosing: bool) -> Head<'_> {
+        let id = mapper_id(m);
+        Head {
+            process,
+            mm: &k.mms[m as usize],
+            main: k.threads[Kernel::slot(Tid::main(id))],
+            handler: k.threads[Kernel::slot(Tid::handler(id))],
+            tree_pos: k.i_mmap_tree.iter().position(|&x| x == m).map(|p| p as u8),
+            choosing,
+        }
+    }
+}
+
+impl Tail {
+    /// Mapper `m`'s tail from the kernel and every message in flight `(src, dst, msg)`.
+    fn new(m: u8, k: &Kernel, network: impl Iterator<Item = (Id, Id, Msg)>) -> Tail {
         let id = mapper_id(m);
         let mut in_flight: SmallVec<[(bool, Msg); 8]> = network
             .filter(|(src, dst, msg)| (*src == id || *dst == id) && !matches!(msg, Msg::Step(..)))
             .map(|(src, _, msg)| (src == id, msg))
             .collect();
-        in_flight.sort();
+        in_flight.sort_unstable();
         let footprint = k
             .cache
             .iter()
@@ -167,13 +223,7 @@ impl MapperKey<'_> {
                 _ => None,
             })
             .collect();
-        MapperKey {
-            process,
-            mm: &k.mms[m as usize],
-            main: k.threads[Kernel::slot(Tid::main(id))],
-            handler: k.threads[Kernel::slot(Tid::handler(id))],
-            tree_pos: k.i_mmap_tree.iter().position(|&x| x == m),
-            choosing,
+        Tail {
             in_flight,
             footprint,
         }
@@ -187,10 +237,7 @@ fn mapper<S>(m: u8, plan: &Plan<S>) -> u8 {
 
 impl Rewrite<Id> for Tid {
     fn rewrite<S>(&self, plan: &Plan<S>) -> Self {
-        Tid {
-            pid: self.pid.rewrite(plan),
-            ctx: self.ctx,
-        }
+        Tid::new(self.pid().rewrite(plan), self.ctx)
     }
 }
 
@@ -251,33 +298,30 @@ impl Rewrite<Id> for RwSem {
 }
 
 impl Rewrite<Id> for Kernel {
+    /// In place on a copy: the tables that name no mapper are copied as they are.
     fn rewrite<S>(&self, plan: &Plan<S>) -> Self {
-        let mut mms = self.mms;
+        let mut k = self.clone();
+        for p in k.cache.iter_mut().flatten() {
+            *p = p.rewrite(plan);
+        }
+        for m in k.fault_mutex.iter_mut().chain(k.page_lock.iter_mut()) {
+            *m = m.rewrite(plan);
+        }
+        k.i_mmap = self.i_mmap.rewrite(plan);
         for (m, mm) in self.mms.iter().enumerate() {
-            mms[mapper(m as u8, plan) as usize] = Mm {
+            k.mms[mapper(m as u8, plan) as usize] = Mm {
                 vma_lock: mm.vma_lock.rewrite(plan),
                 ..*mm
             };
         }
-        let mut threads = crate::inline::Inline::filled(None, self.threads.len());
-        for (slot, k) in self.threads.iter().enumerate() {
-            let t = self.tid_of_slot(slot).rewrite(plan);
-            threads[Kernel::slot(t)] = k.map(|k| k.rewrite(plan));
+        for m in k.i_mmap_tree.iter_mut() {
+            *m = mapper(*m, plan);
         }
-        Kernel {
-            cache: self
-                .cache
-                .iter()
-                .map(|p| p.map(|p| p.rewrite(plan)))
-                .collect(),
-            fault_mutex: self.fault_mutex.rewrite(plan),
-            i_mmap: self.i_mmap.rewrite(plan),
-            page_lock: self.page_lock.rewrite(plan),
-            mms,
-            i_mmap_tree: self.i_mmap_tree.iter().map(|&m| mapper(m, plan)).collect(),
-            threads,
-            ..self.clone()
+        for (slot, t) in self.threads.iter().enumerate() {
+            let to = Kernel::slot(self.tid_of_slot(slot).rewrite(plan));
+            k.threads[to] = t.map(|t| t.rewrite(plan));
         }
+        k
     }
 }
 

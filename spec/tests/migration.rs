@@ -42,7 +42,7 @@ fn v6_1_shortest_bug_is_the_2025_race() {
             ActorModelAction::Deliver {
                 msg: Msg::Step(t, step),
                 ..
-            } if usize::from(t.pid) == 0 || t.pid == migrator => Some((step.name(), i + 1)),
+            } if usize::from(t.pid()) == 0 || t.pid() == migrator => Some((step.name(), i + 1)),
             _ => None,
         })
         .collect();

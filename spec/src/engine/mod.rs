@@ -13,12 +13,13 @@
 //! states, and find the same discoveries (action for action). `spec/tests/engine.rs` checks
 //! this on every variant and configuration family.
 
+mod bytes;
 mod net;
 mod por;
 mod shared;
 
 pub use net::{Env, Net};
-pub use shared::Shared;
+pub use shared::{Renaming, Shared};
 
 use crate::cfg::ModelCfg;
 use crate::ids::{kernel_id, mapper_id};
@@ -30,6 +31,7 @@ use crate::properties::{all_done_of, properties, Checked, HugeModel, HugeState, 
 use stateright::actor::{is_no_op, Actor, ActorModelAction, Command, Id, Out};
 use stateright::{Model, Path, Property};
 use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 pub use crate::kernel::MAX_MAPPERS;
@@ -38,7 +40,7 @@ pub use crate::kernel::MAX_MAPPERS;
 pub type Action = ActorModelAction<Msg, (), Touch>;
 
 /// One state of the engine: every actor's state and the messages in flight.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sys {
     pub manager: ManagerState,
     /// By mapper number; the slots past `ModelCfg::mappers` stay as they started.
@@ -49,6 +51,21 @@ pub struct Sys {
     pub choosing: u8,
     pub kernel: Shared,
     pub net: Net,
+}
+
+impl Hash for Sys {
+    /// Every field, hashed over its bytes at once ([`bytes::Bytes`]); the checker's hasher
+    /// then takes one word.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut b = bytes::Bytes::new();
+        self.manager.hash(&mut b);
+        self.mappers.hash(&mut b);
+        self.migrator.hash(&mut b);
+        self.choosing.hash(&mut b);
+        self.kernel.hash(&mut b);
+        self.net.hash(&mut b);
+        state.write_u64(b.finish());
+    }
 }
 
 impl Sys {
@@ -212,7 +229,10 @@ impl Engine {
     fn deliverable(&self, s: &Sys, env: &Env) -> bool {
         let (src, dst) = (env.src(), env.dst());
         if dst == self.kernel {
-            return kernel_msg(&self.cfg, &s.kernel, src, env.msg).is_some();
+            // Only a step can be blocked: a system call or an access always enters the kernel
+            // (`Kernel::on_msg`). A step is tried on a copy.
+            return !matches!(env.msg, Msg::Step(..))
+                || kernel_msg(&self.cfg, &s.kernel, src, env.msg).is_some();
         }
         let node = &self.nodes[usize::from(dst)];
         let effect = self.process_effect(s, dst, |st, o| node.on_msg(dst, st, src, env.msg, o));
@@ -301,8 +321,12 @@ impl Model for Engine {
                 if dst == self.kernel {
                     let (k, sends) = kernel_msg(&self.cfg, &s.kernel, src, msg)?;
                     let mut next = Sys {
+                        manager: s.manager,
+                        mappers: s.mappers,
+                        migrator: s.migrator,
+                        choosing: s.choosing,
                         kernel: Shared::new(k),
-                        ..s.clone()
+                        net: s.net.clone(),
                     };
                     next.net.deliver(&env);
                     for (to, m) in sends {
@@ -370,6 +394,14 @@ impl Checked for Engine {
 
     /// A random choice always has a successor; a delivery when its handler does something.
     fn some_action_enabled(&self, s: &Sys) -> bool {
-        s.choosing != 0 || s.net.iter_distinct().any(|e| self.deliverable(s, e))
+        // Kernel steps last: trying one copies the kernel.
+        let step = |e: &Env| matches!(e.msg, Msg::Step(..));
+        s.choosing != 0
+            || s.net
+                .iter_distinct()
+                .any(|e| !step(e) && self.deliverable(s, e))
+            || s.net
+                .iter_distinct()
+                .any(|e| step(e) && self.deliverable(s, e))
     }
 }

@@ -99,7 +99,7 @@ impl Kernel {
     }
 
     fn faulting_mapper(cfg: &ModelCfg, t: Tid) -> u8 {
-        mapper_of(t.pid, cfg.mappers).expect("only mappers fault")
+        mapper_of(t.pid(), cfg.mappers).expect("only mappers fault")
     }
 
     /// `hugetlb_fault` (v2 patch 3, on 4.4): `if (unlikely(inode->i_private))`, take `i_lock`;
@@ -227,7 +227,7 @@ impl Kernel {
                 // alloc_huge_page failed: VM_FAULT_SIGBUS.
                 self.hugetlb_fault_unlock(cfg, t, page);
                 self.exit(t);
-                s.to(t.pid, Msg::Sigbus { page });
+                s.to(t.pid(), Msg::Sigbus { page });
                 return Ok(());
             };
             self.note_race_window(cfg, page);
@@ -274,9 +274,9 @@ impl Kernel {
         }
         if cfg.uffd == UffdPolicy::Sigbus {
             self.exit(t);
-            s.to(t.pid, Msg::Sigbus { page });
+            s.to(t.pid(), Msg::Sigbus { page });
         } else {
-            s.to(t.pid, Msg::UffdMissing { page, write });
+            s.to(t.pid(), Msg::UffdMissing { page, write });
             self.sleep(t, Step::HandleUserfault);
         }
     }

@@ -246,7 +246,7 @@ impl Kernel {
         else {
             panic!("{t:?} is not a fault");
         };
-        let m = mapper_of(t.pid, cfg.mappers).expect("only mappers fault");
+        let m = mapper_of(t.pid(), cfg.mappers).expect("only mappers fault");
         let i = page as usize;
         if self.mms[m as usize].migration[i].is_some() && self.page_lock[i].owner.is_some() {
             return Err(Blocked);

@@ -18,7 +18,7 @@ impl Kernel {
         s: &mut Sends,
     ) -> Result<(), Blocked> {
         self.i_mmap.write(t)?;
-        let m = mapper_of(t.pid, cfg.mappers).expect("only mappers mmap");
+        let m = mapper_of(t.pid(), cfg.mappers).expect("only mappers mmap");
         let ret = self.hugetlb_reserve_pages(cfg, 0, cfg.pages);
         if ret.is_ok() {
             self.mms[m as usize].vma = true;
@@ -37,7 +37,7 @@ impl Kernel {
         t: Tid,
         s: &mut Sends,
     ) -> Result<(), Blocked> {
-        let m = mapper_of(t.pid, cfg.mappers).expect("only mappers register");
+        let m = mapper_of(t.pid(), cfg.mappers).expect("only mappers register");
         self.mms[m as usize].uffd_missing = true;
         self.syscall_return(t, Syscall::UffdioRegister, Ok(()), s);
         Ok(())

@@ -33,14 +33,18 @@ use stateright::actor::Id;
 /// What a step sends: step tokens to the kernel itself and replies to processes.
 pub(crate) struct Sends {
     kernel: Id,
-    msgs: Vec<(Id, Msg)>,
+    msgs: Sent,
 }
+
+/// The messages of one delivery, `(destination, message)`: a step sends one or two, on the
+/// stack.
+pub type Sent = smallvec::SmallVec<[(Id, Msg); 4]>;
 
 impl Sends {
     fn new(cfg: &ModelCfg) -> Self {
         Sends {
             kernel: kernel_id(cfg.mappers, cfg.migrators),
-            msgs: Vec::new(),
+            msgs: Sent::new(),
         }
     }
 
@@ -59,12 +63,7 @@ impl Kernel {
     /// Handles one delivery and returns what it sends, `(destination, message)`. Returns
     /// `Err(Blocked)` when nothing may happen yet; the caller then leaves the state untouched so
     /// the checker prunes the delivery.
-    pub(crate) fn on_msg(
-        &mut self,
-        cfg: &ModelCfg,
-        src: Id,
-        msg: Msg,
-    ) -> Result<Vec<(Id, Msg)>, Blocked> {
+    pub(crate) fn on_msg(&mut self, cfg: &ModelCfg, src: Id, msg: Msg) -> Result<Sent, Blocked> {
         let mut s = Sends::new(cfg);
         match msg {
             Msg::Syscall(sc) => self.syscall_entry(cfg, src, sc, &mut s),
@@ -101,7 +100,7 @@ impl Kernel {
             Syscall::UffdioWake { page } => (Op::UffdioWake { page }, Step::UserfaultfdWake),
             Syscall::MovePages { page } => (Op::move_pages(page), Step::AddPageForMigration),
         };
-        self.spawn(Tid { pid, ctx }, op, pc, s);
+        self.spawn(Tid::new(pid, ctx), op, pc, s);
     }
 
     /// Runs one step of a kernel thread.
@@ -197,6 +196,6 @@ impl Kernel {
         s: &mut Sends,
     ) {
         self.exit(t);
-        s.to(t.pid, Msg::Return(sc, ret));
+        s.to(t.pid(), Msg::Return(sc, ret));
     }
 }

@@ -239,7 +239,7 @@ impl Kernel {
     /// Thread slot: 0 is the manager, then each mapper's main and handler thread, then the
     /// migrator's (its actor id follows the mappers', so the same formula holds).
     pub fn slot(t: Tid) -> usize {
-        let pid = usize::from(t.pid);
+        let pid = usize::from(t.pid());
         match (pid, t.ctx) {
             (0, _) => 0,
             (p, Ctx::Main) => 2 * p - 1,

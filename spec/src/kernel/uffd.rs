@@ -63,7 +63,7 @@ impl Kernel {
         t: Tid,
         s: &mut Sends,
     ) -> Result<(), Blocked> {
-        let m = mapper_of(t.pid, cfg.mappers).expect("only mappers copy");
+        let m = mapper_of(t.pid(), cfg.mappers).expect("only mappers copy");
         self.mms[m as usize].vma_lock.read()?;
         self.goto(t, Step::HugetlbMcopyAtomicPte, s);
         Ok(())
@@ -87,7 +87,7 @@ impl Kernel {
         s: &mut Sends,
     ) -> Result<(), Blocked> {
         let page = self.copy_page(t);
-        let m = mapper_of(t.pid, cfg.mappers).expect("only mappers copy");
+        let m = mapper_of(t.pid(), cfg.mappers).expect("only mappers copy");
         let i = page as usize;
         let mm = &self.mms[m as usize];
         // `!huge_pte_none`: a present PTE or a migration entry.
@@ -136,7 +136,7 @@ impl Kernel {
         let Op::UffdioWake { page } = self.thread(t).op else {
             panic!("{t:?} is not in UFFDIO_WAKE");
         };
-        let m = mapper_of(t.pid, cfg.mappers).expect("only mappers wake");
+        let m = mapper_of(t.pid(), cfg.mappers).expect("only mappers wake");
         self.wake_userfault(cfg, m, page, s);
         self.syscall_return(t, Syscall::UffdioWake { page }, Ok(()), s);
         Ok(())
