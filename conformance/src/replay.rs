@@ -80,10 +80,10 @@ impl Default for Options {
 pub fn pages_needed(trace: &Trace, opts: &Options) -> u64 {
     let p = plan(trace);
     let layout = Layout::new(trace.meta.config.pages, p.raced, opts.padding.most());
-    let calibration = if !measures_speed(trace, &p, opts) {
-        0
-    } else {
+    let calibration = if measures_speed(trace, &p, opts) {
         crate::aim::CALIBRATION_PAGES as u64
+    } else {
+        0
     };
     (2 * layout.host_pages() as u64 + 2).max(calibration)
 }

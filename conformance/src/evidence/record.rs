@@ -32,7 +32,7 @@ pub const OPTIONAL: [&str; 5] = [
 /// Holds every tracepoint a recording may enable on for the kernel's life
 /// ([`crate::sys::tracefs::hold_events`]: a guest's replays, so that recordings patch no kernel
 /// text).
-pub fn hold() -> io::Result<Vec<String>> {
+pub fn hold() -> io::Result<()> {
     crate::sys::tracefs::hold_events(REQUIRED.into_iter().chain(OPTIONAL))
 }
 

@@ -140,9 +140,7 @@ impl TraceInstance {
     }
 
     fn write(&self, file: &str, text: &str) -> io::Result<()> {
-        let path = self.dir.join(file);
-        std::fs::write(&path, text)
-            .map_err(|e| ctx(e, &format!("echo '{text}' > {}", path.display())))
+        write(&self.dir.join(file), text)
     }
 
     /// Records only these processes (and the threads and children they start from now on).
@@ -246,6 +244,11 @@ fn release(st: &mut State) {
     drop(st.janitor.take());
 }
 
+/// Writes a tracefs control file; an error says which, as the shell command.
+fn write(path: &Path, text: &str) -> io::Result<()> {
+    std::fs::write(path, text).map_err(|e| ctx(e, &format!("echo '{text}' > {}", path.display())))
+}
+
 fn ctx(e: io::Error, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
@@ -255,23 +258,17 @@ fn ctx(e: io::Error, what: &str) -> io::Error {
 /// on, so the short-lived instances of the recordings then enable and disable it without the
 /// kernel patching its own text each time (`text_poke_bp` with IPIs to every CPU, which a
 /// TCG guest froze in: README, "Guests that freeze"). For a guest: its kernel goes with it.
-/// On a host they would stay enabled until reboot. Returns the events held.
-pub fn hold_events<'a>(events: impl IntoIterator<Item = &'a str>) -> io::Result<Vec<String>> {
+/// On a host they would stay enabled until reboot.
+pub fn hold_events<'a>(events: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
     let root = Path::new(TRACEFS);
-    let write = |file: &Path, text: &str| {
-        std::fs::write(file, text)
-            .map_err(|e| ctx(e, &format!("echo '{text}' > {}", file.display())))
-    };
     write(&root.join("tracing_on"), "0")?;
-    let mut held = Vec::new();
     for e in events {
         let enable = root.join("events").join(e).join("enable");
         if enable.exists() {
             write(&enable, "1")?;
-            held.push(e.to_string());
         }
     }
-    Ok(held)
+    Ok(())
 }
 
 /// Trace instances of this tool that exist now (`instances/hugepunch-*`): empty once every
