@@ -1,8 +1,8 @@
 //! Partial-order reduction (`spec::engine::Engine::reduced`, argued in `spec/src/engine/por.rs`)
 //! changes nothing a property can see: for every variant and every configuration family small
 //! enough to search both ways, the reduced and the full model have the same verdicts and the
-//! same set of reachable abstract states (the kernel without its locks and thread slots: page
-//! cache, PTEs, pool and reservations, VMAs, ghost flags). What the argument rests on holds in
+//! same set of reachable abstract states (the kernel without its locks, thread slots and
+//! userfaultfd registrations: page cache, PTEs, pool and reservations, VMAs, ghost flags). What the argument rests on holds in
 //! every reachable state of the full model: invariant (I), and the lock sets of
 //! `Engine::takes` (every acquisition a pure one must not race is in its thread's set, and no
 //! set grows along a transition). The reduction must also reduce.
@@ -17,15 +17,17 @@ use stateright::{Checker, Model};
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
-/// The kernel as a process can see it: without its locks and thread slots.
+/// The kernel as another process can see it: without its locks and thread slots, and without
+/// each VMA's userfaultfd registration (only its own mapper's faults read it).
 fn abstract_state(k: &Kernel) -> Kernel {
     let mut a = k.clone();
     a.fault_mutex.iter_mut().for_each(|l| *l = Mutex::default());
     a.page_lock.iter_mut().for_each(|l| *l = Mutex::default());
     a.i_mmap = RwSem::default();
-    a.mms
-        .iter_mut()
-        .for_each(|mm| mm.vma_lock = RwSem::default());
+    a.mms.iter_mut().for_each(|mm| {
+        mm.vma_lock = RwSem::default();
+        mm.uffd_missing = false;
+    });
     a.threads.iter_mut().for_each(|t| *t = None);
     a
 }

@@ -121,6 +121,26 @@ pub fn acquired(before: &Kernel, after: &Kernel, t: Tid) -> Result<Option<Lock>,
     }
 }
 
+/// Whether that step of thread `t` wrote only its own process's kernel data: its two thread
+/// slots and its VMA's userfaultfd registration (`Step::process_private`). `Err` says what
+/// else it changed.
+pub fn process_private(before: &Kernel, after: &Kernel, t: Tid) -> Result<(), String> {
+    let mut rest = after.clone();
+    for u in [Tid::main(t.pid()), Tid::handler(t.pid())] {
+        rest.threads[Kernel::slot(u)] = before.threads[Kernel::slot(u)];
+    }
+    if let Some(m) = crate::ids::mapper_of(t.pid(), before.mms.len() as u8) {
+        rest.mms[m as usize].uffd_missing = before.mms[m as usize].uffd_missing;
+    }
+    if rest == *before {
+        Ok(())
+    } else {
+        Err(format!(
+            "{t:?} changed more than its process's slots and registration"
+        ))
+    }
+}
+
 impl Lock {
     /// Every lock of a kernel.
     pub fn all(k: &Kernel) -> impl Iterator<Item = Lock> + '_ {
@@ -216,13 +236,19 @@ impl Engine {
                 if s.manager == ManagerState::Done && !in_kernel {
                     return Takes::default();
                 }
-                // Fallocate and the punch take fault mutexes; only the punch (once) takes
-                // `i_mmap_rwsem` and the vma_locks for write.
+                // The first fallocate takes every fault mutex; the punch and the reuse only
+                // the hole's. Only the punch (once) takes `i_mmap_rwsem` and the vma_locks for
+                // write.
                 let punching = !k.ghost.punched;
+                let hole = (cfg.hole_start..cfg.hole_end).fold(0, |acc, p| acc | mutex_of(p));
                 Takes {
                     i_mmap_write: punching,
                     vma_lock_write: if punching { every_vma } else { 0 },
-                    fault_mutex: every_mutex,
+                    fault_mutex: if s.manager == ManagerState::Preallocating {
+                        every_mutex
+                    } else {
+                        hole
+                    },
                 }
             }
             crate::node::Role::Mapper(m) => {

@@ -15,7 +15,8 @@
 //!
 //! In a state where some thread `T` has an *eager* action `a`, the reduced model offers only
 //! `T`'s actions (`a`, or all the touches of a mapper choosing one); else it offers every
-//! action. The eager actions, in the actor model's action order:
+//! action. The eager actions, by preference: the first delivery, entry or private step in
+//! the actor model's action order, else a choice, else the first uncontended acquisition.
 //!
 //! 1. **A process thread's delivery or choice**: it reads and writes `T`'s local state only.
 //! 2. **A system call entry** (`Kernel::syscall_entry`): it is always enabled and writes only
@@ -26,7 +27,13 @@
 //!    `removal_holds_ref`), what a migration holds (`migration_held`), and whether it is
 //!    there at all (`all_done`, at terminal states only); a thread that has just entered
 //!    answers each as an empty slot does.
-//! 3. **A pure lock acquisition** ([`crate::steps::Step::pure_acquire`]: the fault path's and
+//! 3. **A process-private step** ([`crate::steps::Step::process_private`]):
+//!    `userfaultfd_register` writes its VMA's `VM_UFFD_MISSING`, which only the same
+//!    thread's faults read (and the thread is in this call); `userfaultfd_wake` writes the
+//!    main thread's slot, taken eagerly only while that thread sleeps in `handle_userfault`,
+//!    which nothing but its own handler ends. Both then return to the caller.
+//!    [`super::future::process_private`] checks the write side on every such step taken.
+//! 4. **A pure lock acquisition** ([`crate::steps::Step::pure_acquire`]: the fault path's and
 //!    `UFFDIO_COPY`'s `i_mmap_lock_read`, fault mutex and `hugetlb_vma_lock_read`), enabled,
 //!    when no other thread can take that lock against it in any state reachable from here:
 //!    [`Engine::takes`] over-approximates the locks each thread may still take (for write,
@@ -58,15 +65,15 @@
 //!
 //! # What it preserves
 //!
-//! The eager actions are *invisible*: they change no process-visible kernel data, only a
-//! process's local state, a thread slot or a lock. Every property reads only the kernel's
-//! state (`Check::Kernel`: the page cache, PTEs, pool and reservations, ghost flags, and
-//! what a migration holds, which an entry leaves empty) except `no_deadlock`, which asks
-//! whether a state is terminal. With persistent, invisible reduced sets in an acyclic model,
-//! every path of the full model has a path of the reduced model that passes through the
-//! same sequence of *abstract states* (the kernel without its locks and thread slots), up to
-//! repetitions (Peled 1993; Clarke, Grumberg, Peled, *Model Checking*, ch. 10, with the
-//! cycle proviso void here). Hence:
+//! The eager actions are *invisible*: they change no kernel data another process can see,
+//! only a process's local state, a thread slot, a lock or a VMA's userfaultfd registration.
+//! Every property reads only the kernel's state (`Check::Kernel`: the page cache, PTEs, pool
+//! and reservations, ghost flags, and what a migration holds, which an entry leaves empty)
+//! except `no_deadlock`, which asks whether a state is terminal. With persistent, invisible
+//! reduced sets in an acyclic model, every path of the full model has a path of the reduced
+//! model that passes through the same sequence of *abstract states* (the kernel without its
+//! locks, thread slots and registrations), up to repetitions (Peled 1993; Clarke, Grumberg,
+//! Peled, *Model Checking*, ch. 10, with the cycle proviso void here). Hence:
 //! - the set of reachable abstract states (page cache, PTEs, pool, reservations, ghost
 //!   flags) is the same with and without the reduction, so every `always` property over
 //!   them has the same verdict, and every `sometimes` witness is reached;
@@ -83,9 +90,10 @@
 //! shortest one leaves in flight, so `hugepunch traces` and other shortest-path searches run
 //! without it.
 
-use super::future::{acquired, Takes};
+use super::future::{acquired, process_private, Takes};
 use super::{Action, Engine, Env, Sys};
 use crate::ids::{mapper_id, Tid};
+use crate::kernel::{Kernel, Step};
 use crate::msg::Msg;
 use crate::node::kernel_msg;
 use stateright::actor::ActorModelAction;
@@ -162,7 +170,7 @@ impl Engine {
         // A process thread's delivery or a system call entry.
         let local = s.net.iter_distinct().find(|e| {
             if e.dst() == self.kernel {
-                matches!(e.msg, Msg::Syscall(_))
+                matches!(e.msg, Msg::Syscall(_)) || self.private_step(s, e)
             } else {
                 self.deliverable(s, e)
             }
@@ -198,6 +206,32 @@ impl Engine {
             let contended = others.iter().any(|&(u, f)| u != t && f.conflicts(lock));
             (!contended).then_some(Eager::Deliver(e))
         })
+    }
+
+    /// Whether `e` is a process-private step ([`crate::steps::Step::process_private`]) that
+    /// touches only its own process's data here: a wake finds its main thread asleep in
+    /// `handle_userfault`.
+    ///
+    /// # Panics
+    /// If the step writes anything else: the reduction would not be sound.
+    fn private_step(&self, s: &Sys, e: &Env) -> bool {
+        let Msg::Step(t, pc) = e.msg else {
+            return false;
+        };
+        if !pc.process_private() {
+            return false;
+        }
+        let main = s.kernel.threads[Kernel::slot(Tid::main(t.pid()))];
+        if pc == Step::UserfaultfdWake && main.is_none_or(|k| k.pc != Step::HandleUserfault) {
+            return false;
+        }
+        let Some((after, _)) = kernel_msg(&self.cfg, &s.kernel, e.src(), e.msg) else {
+            return false;
+        };
+        if let Err(why) = process_private(&s.kernel, &after, t) {
+            panic!("partial-order reduction unsound: {pc:?} is not process-private: {why}");
+        }
+        true
     }
 
     /// The reduced model's actions in `s`: one thread's, if it has an eager action (see the
