@@ -56,9 +56,10 @@ pub struct CheckArgs {
     /// With --dfs, do not reduce by symmetry.
     #[arg(long)]
     pub no_symmetry: bool,
-    /// Partial-order reduction: take a process thread's step as soon as it is enabled (same
-    /// verdicts and reachable kernel states, far fewer states; counterexamples are then valid
-    /// but not the shortest). See spec/src/engine/por.rs.
+    /// Partial-order reduction: take a thread's step ahead of the others' where none can tell
+    /// (a process step, a system call entry, an uncontended lock acquisition): same verdicts
+    /// and reachable abstract states, far fewer states, counterexamples valid but not the
+    /// shortest. See spec/src/engine/por.rs.
     #[arg(long)]
     pub por: bool,
     /// Print one JSON object instead of tables.

@@ -215,6 +215,34 @@ impl Step {
         }
     }
 
+    /// The step only takes its lock: it reads nothing but that lock and its own thread's
+    /// locals, and writes nothing but the lock and its program counter (its successor is fixed
+    /// by the variant). The partial-order reduction may run it ahead of other threads when
+    /// none of them can take the lock against it ([`crate::engine::future`]); the engine
+    /// checks the write side on every such step it takes.
+    pub const fn pure_acquire(self) -> bool {
+        use Step::*;
+        matches!(
+            self,
+            HugetlbFaultIMmapRead
+                | HugetlbFaultMutex
+                | HugetlbFaultVmaLock
+                | McopyIMmapRead
+                | McopyMutex
+                | McopyVmaLock
+        )
+    }
+
+    /// The step reads and writes only its own process's kernel data: `userfaultfd_register`
+    /// the VMA's `VM_UFFD_MISSING` (read only by the same thread's faults, and it is in this
+    /// call), `userfaultfd_wake` the main thread's slot while that thread sleeps in
+    /// `handle_userfault` (which only its own handler ends). The partial-order reduction may
+    /// run it ahead of other threads; the engine checks the write side on every such step
+    /// it takes.
+    pub const fn process_private(self) -> bool {
+        matches!(self, Step::UserfaultfdRegister | Step::UserfaultfdWake)
+    }
+
     /// The step a name stands for.
     pub fn from_name(name: &str) -> Option<Step> {
         Step::ALL.into_iter().find(|s| s.name() == name)

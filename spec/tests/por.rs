@@ -1,12 +1,15 @@
 //! Partial-order reduction (`spec::engine::Engine::reduced`, argued in `spec/src/engine/por.rs`)
 //! changes nothing a property can see: for every variant and every configuration family small
 //! enough to search both ways, the reduced and the full model have the same verdicts and the
-//! same set of reachable kernel states (page cache, PTEs, pool and reservations, locks, kernel
-//! threads, ghost flags), and invariant (I), on which the argument rests, holds in every
-//! reachable state of the full model. The reduction must also reduce.
+//! same set of reachable abstract states (the kernel without its locks, thread slots and
+//! userfaultfd registrations: page cache, PTEs, pool and reservations, VMAs, ghost flags). What the argument rests on holds in
+//! every reachable state of the full model: invariant (I), and the lock sets of
+//! `Engine::takes` (every acquisition a pure one must not race is in its thread's set, and no
+//! set grows along a transition). The reduction must also reduce.
 
 use spec::engine::{Engine, Sys};
 use spec::kernel::Kernel;
+use spec::locks::{Mutex, RwSem};
 use spec::pinned;
 use spec::verdict::Verdict;
 use spec::{Variant, PROPERTIES};
@@ -14,7 +17,23 @@ use stateright::{Checker, Model};
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
-/// Every reachable kernel state, and how many states in all; checks (I) on the way if asked.
+/// The kernel as another process can see it: without its locks and thread slots, and without
+/// each VMA's userfaultfd registration (only its own mapper's faults read it).
+fn abstract_state(k: &Kernel) -> Kernel {
+    let mut a = k.clone();
+    a.fault_mutex.iter_mut().for_each(|l| *l = Mutex::default());
+    a.page_lock.iter_mut().for_each(|l| *l = Mutex::default());
+    a.i_mmap = RwSem::default();
+    a.mms.iter_mut().for_each(|mm| {
+        mm.vma_lock = RwSem::default();
+        mm.uffd_missing = false;
+    });
+    a.threads.iter_mut().for_each(|t| *t = None);
+    a
+}
+
+/// Every reachable abstract state, and how many states in all; checks what the reduction's
+/// argument rests on, on the way, if asked.
 fn kernels(m: &Engine, check_invariant: bool) -> (HashSet<Kernel>, usize) {
     let fp = |s: &Sys| BuildHasherDefault::<DefaultHasher>::default().hash_one(s);
     let mut queue: VecDeque<Sys> = m.init_states().into();
@@ -26,11 +45,24 @@ fn kernels(m: &Engine, check_invariant: bool) -> (HashSet<Kernel>, usize) {
             if let Err(e) = m.check_local_invariant(&s) {
                 panic!("{}: invariant (I) fails: {e}", m.cfg);
             }
+            if let Err(e) = m.check_takes(&s) {
+                panic!("{}: a lock set misses an acquisition: {e}\n{s:?}", m.cfg);
+            }
         }
-        ks.insert((*s.kernel).clone());
+        ks.insert(abstract_state(&s.kernel));
         m.actions(&s, &mut actions);
         for a in actions.drain(..) {
             if let Some(n) = m.next_state(&s, a) {
+                if check_invariant {
+                    for t in m.process_threads() {
+                        let (before, after) = (m.takes(&s, t), m.takes(&n, t));
+                        assert!(
+                            after.within(before),
+                            "{}: {t:?}'s lock set grows from {before:?} to {after:?}\n{s:?}\n{n:?}",
+                            m.cfg
+                        );
+                    }
+                }
                 if seen.insert(fp(&n)) {
                     queue.push_back(n);
                 }
@@ -74,7 +106,7 @@ fn equivalent(v: Variant) {
         let (reduced, n_reduced) = kernels(&Engine::reduced(&cfg), false);
         if full != reduced {
             errors.push(format!(
-                "{cfg}: {} kernel states only without the reduction, {} only with it",
+                "{cfg}: {} abstract states only without the reduction, {} only with it",
                 full.difference(&reduced).count(),
                 reduced.difference(&full).count()
             ));

@@ -14,6 +14,7 @@
 //! this on every variant and configuration family.
 
 mod bytes;
+pub mod future;
 mod net;
 mod por;
 mod shared;

@@ -24,7 +24,8 @@ pub enum MainState {
     Ready {
         left: u8,
     },
-    /// A touch of `page` is in flight (an access, or a fault being handled).
+    /// A touch of `page` is in flight (an access, or a fault being handled); `left` touches
+    /// to go, this one included.
     Touching {
         page: u8,
         left: u8,
