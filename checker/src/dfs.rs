@@ -189,11 +189,13 @@ where
                 }
             }
             let mut found = self.found.load(Ordering::Relaxed);
-            let mut generated = 0;
+            let (mut generated, mut depth) = (0, 0);
             for _ in 0..BLOCK {
                 let Some(job) = stack.pop() else { break };
+                depth = depth.max(job.depth);
                 generated += self.visit(job, &mut stack, &mut actions, &mut found);
             }
+            self.max_depth.fetch_max(depth, Ordering::Relaxed);
             let count = self.state_count.fetch_add(generated, Ordering::Relaxed) + generated;
             let all = u64::MAX >> (64 - self.properties.len().max(1));
             if self.done.load(Ordering::Relaxed)
@@ -256,7 +258,6 @@ where
         actions: &mut Vec<M::Action>,
         found: &mut u64,
     ) -> usize {
-        self.max_depth.fetch_max(job.depth, Ordering::Relaxed);
         let mut ebits = job.ebits;
         for (i, p) in self.properties.iter().enumerate() {
             let bit = 1u64 << i;
