@@ -7,6 +7,7 @@ pub mod cfg_args;
 pub mod cli;
 pub mod conformance_cli;
 pub mod corpus;
+pub mod dfs;
 pub mod explore;
 pub mod export;
 pub mod export_text;

@@ -3,6 +3,7 @@
 use crate::bounded::Bounded;
 use crate::progress::{Figures, Progress};
 use serde::Serialize;
+use spec::engine::Sys;
 use spec::properties::{by_sentence, HugeState};
 use spec::{verdict, ModelCfg, Verdict};
 use stateright::actor::ActorModelAction;
@@ -171,20 +172,18 @@ pub fn run(cfg: &ModelCfg, opts: SearchOpts, progress: &Progress) -> Run {
     };
     let model = Bounded::new(engine);
     let switch = model.switch();
+    if opts.dfs {
+        // Only where it applies: elsewhere the representative is the state itself.
+        let symmetry: Option<fn(&Sys) -> Sys> = (opts.symmetry && spec::symmetry::applies(cfg))
+            .then_some(spec::symmetry::representative_sys);
+        let dfs = crate::dfs::spawn(model, opts.threads, symmetry, opts.max_states);
+        return finish(dfs, cfg, opts, start, progress, &switch);
+    }
     let mut builder: CheckerBuilder<Bounded> = model.checker().threads(opts.threads.max(1));
     if let Some(n) = opts.max_states {
         builder = builder.target_state_count(n);
     }
-    // Only where it applies: elsewhere the representative is the state itself, and the
-    // checker would fingerprint each state twice.
-    if opts.dfs && opts.symmetry && spec::symmetry::applies(cfg) {
-        builder = builder.symmetry_fn(spec::symmetry::representative_sys);
-    }
-    if opts.dfs {
-        finish(builder.spawn_dfs(), cfg, opts, start, progress, &switch)
-    } else {
-        finish(builder.spawn_bfs(), cfg, opts, start, progress, &switch)
-    }
+    finish(builder.spawn_bfs(), cfg, opts, start, progress, &switch)
 }
 
 fn finish(

@@ -106,7 +106,7 @@ pub fn migrator(v: Variant) -> ModelCfg {
 
 /// Issue 10's deep configuration: three mappers x two touches (2 pages, hole [0, 1), the
 /// default otherwise). Exhausted only with partial-order reduction and symmetry
-/// (`spec/tests/deep.rs`).
+/// (`checker/tests/deep.rs`).
 pub fn three_by_two(v: Variant) -> ModelCfg {
     ModelCfg {
         mappers: 3,

@@ -1,15 +1,16 @@
 //! Issue 10's deep configuration, every variant at three mappers x two touches
 //! ([`pinned::three_by_two`]), searched as `hugepunch check --mappers 3 --touches 2 --dfs --por
 //! --threads 2` does it (depth-first, symmetry over mappers, partial-order reduction, two
-//! threads): every verdict is the one the configuration's expected table gives, and the
-//! unique states are pinned. The reduction's soundness is `spec/tests/por.rs`'s; this pins what
-//! it finds where nothing else can search. About 2 minutes of two cores in all (release).
+//! threads, `checker::dfs`): every verdict is the one the configuration's expected table
+//! gives, and the unique states are pinned. The reduction's soundness is
+//! `spec/tests/por.rs`'s, the search's `checker/tests/dfs.rs`'s; this pins what they find
+//! where nothing else can search. About 2 minutes of two cores in all (release).
 
 use spec::engine::Engine;
 use spec::pinned;
 use spec::verdict::{expected, Verdict};
 use spec::{Variant, PROPERTIES};
-use stateright::{Checker, Model};
+use stateright::Checker;
 
 /// Unique states per variant, in [`Variant::ALL`] order.
 const UNIQUE: [usize; Variant::COUNT] = [
@@ -19,12 +20,8 @@ const UNIQUE: [usize; Variant::COUNT] = [
 
 fn deep(v: Variant) {
     let cfg = pinned::three_by_two(v);
-    let c = Engine::reduced(&cfg)
-        .checker()
-        .symmetry_fn(spec::symmetry::representative_sys)
-        .threads(2)
-        .spawn_dfs()
-        .join();
+    let symmetry = Some(spec::symmetry::representative_sys as _);
+    let c = checker::dfs::spawn(Engine::reduced(&cfg), 2, symmetry, None).join();
     let got: Vec<(&str, Verdict)> = PROPERTIES
         .iter()
         .map(|p| {
