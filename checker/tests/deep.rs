@@ -36,23 +36,4 @@ fn deep(v: Variant) {
     assert_eq!(c.unique_state_count(), UNIQUE[i], "{cfg}: unique states");
 }
 
-macro_rules! deep_tests {
-    ($($name:ident: $v:expr,)*) => {$(
-        #[test]
-        fn $name() {
-            deep($v);
-        }
-    )*};
-}
-
-deep_tests! {
-    v4_4: Variant::V4_4,
-    v4_5: Variant::V4_5,
-    hole_marker: Variant::HoleMarker,
-    hole_marker_fixed: Variant::HoleMarkerFixed,
-    v5_7: Variant::V5_7,
-    v5_10: Variant::V5_10,
-    v5_10_unlocked: Variant::V5_10Unlocked,
-    v6_1: Variant::V6_1,
-    v6_17: Variant::V6_17,
-}
+spec::per_variant_tests!(deep);

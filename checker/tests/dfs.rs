@@ -72,32 +72,7 @@ fn same(v: Variant) {
     assert!(errors.is_empty(), "{v}:\n{}", errors.join("\n"));
 }
 
-macro_rules! same_tests {
-    ($($name:ident: $v:expr,)*) => {$(
-        #[test]
-        fn $name() {
-            same($v);
-        }
-    )*};
-}
-
-same_tests! {
-    v4_4: Variant::V4_4,
-    v4_5: Variant::V4_5,
-    hole_marker: Variant::HoleMarker,
-    hole_marker_fixed: Variant::HoleMarkerFixed,
-    v5_7: Variant::V5_7,
-    v5_10: Variant::V5_10,
-    v5_10_unlocked: Variant::V5_10Unlocked,
-    v6_1: Variant::V6_1,
-    v6_17: Variant::V6_17,
-}
-
-/// Every variant is covered.
-#[test]
-fn every_variant_has_a_test() {
-    assert_eq!(Variant::ALL.len(), 9);
-}
+spec::per_variant_tests!(same);
 
 /// A bound stops the search where Stateright's would: at the first block past it.
 #[test]

@@ -130,3 +130,29 @@ pub fn small_families(v: Variant) -> Vec<ModelCfg> {
         pool_short(v),
     ]
 }
+
+/// One `#[test]` per variant, each calling `$check(variant)`, named after the variant (so
+/// `cargo test v6_1` picks one and the harness runs them in parallel), and a test that the
+/// list covers [`crate::Variant::ALL`].
+#[macro_export]
+macro_rules! per_variant_tests {
+    ($check:path) => {
+        $crate::per_variant_tests!(@each $check,
+            v4_4: V4_4, v4_5: V4_5, hole_marker: HoleMarker, hole_marker_fixed: HoleMarkerFixed,
+            v5_7: V5_7, v5_10: V5_10, v5_10_unlocked: V5_10Unlocked, v6_1: V6_1, v6_17: V6_17,
+        );
+    };
+    (@each $check:path, $($name:ident: $v:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $check($crate::Variant::$v);
+            }
+        )*
+
+        #[test]
+        fn every_variant_has_a_test() {
+            assert_eq!([$($crate::Variant::$v),*], $crate::Variant::ALL);
+        }
+    };
+}

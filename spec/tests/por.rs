@@ -127,45 +127,4 @@ fn equivalent(v: Variant) {
     assert!(errors.is_empty(), "{v}:\n{}", errors.join("\n"));
 }
 
-#[test]
-fn reduction_is_equivalent_v4_4() {
-    equivalent(Variant::V4_4);
-}
-#[test]
-fn reduction_is_equivalent_v4_5() {
-    equivalent(Variant::V4_5);
-}
-#[test]
-fn reduction_is_equivalent_hole_marker() {
-    equivalent(Variant::HoleMarker);
-}
-#[test]
-fn reduction_is_equivalent_hole_marker_fixed() {
-    equivalent(Variant::HoleMarkerFixed);
-}
-#[test]
-fn reduction_is_equivalent_v5_7() {
-    equivalent(Variant::V5_7);
-}
-#[test]
-fn reduction_is_equivalent_v5_10() {
-    equivalent(Variant::V5_10);
-}
-#[test]
-fn reduction_is_equivalent_v5_10_unlocked() {
-    equivalent(Variant::V5_10Unlocked);
-}
-#[test]
-fn reduction_is_equivalent_v6_1() {
-    equivalent(Variant::V6_1);
-}
-#[test]
-fn reduction_is_equivalent_v6_17() {
-    equivalent(Variant::V6_17);
-}
-
-/// Every variant is covered.
-#[test]
-fn every_variant_has_a_test() {
-    assert_eq!(Variant::ALL.len(), 9);
-}
+spec::per_variant_tests!(equivalent);
