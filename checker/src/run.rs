@@ -3,7 +3,6 @@
 use crate::bounded::Bounded;
 use crate::progress::{Figures, Progress};
 use serde::Serialize;
-use spec::engine::Sys;
 use spec::properties::{by_sentence, HugeState};
 use spec::{verdict, ModelCfg, Verdict};
 use stateright::actor::ActorModelAction;
@@ -173,9 +172,7 @@ pub fn run(cfg: &ModelCfg, opts: SearchOpts, progress: &Progress) -> Run {
     let model = Bounded::new(engine);
     let switch = model.switch();
     if opts.dfs {
-        // Only where it applies: elsewhere the representative is the state itself.
-        let symmetry: Option<fn(&Sys) -> Sys> = (opts.symmetry && spec::symmetry::applies(cfg))
-            .then_some(spec::symmetry::representative_sys);
+        let symmetry = spec::symmetry::reduction(cfg).filter(|_| opts.symmetry);
         let dfs = crate::dfs::spawn(model, opts.threads, symmetry, opts.max_states);
         return finish(dfs, cfg, opts, start, progress, &switch);
     }

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 type Found = (usize, usize, BTreeSet<&'static str>);
 
 fn symmetry(cfg: &ModelCfg, on: bool) -> Option<fn(&Sys) -> Sys> {
-    (on && spec::symmetry::applies(cfg)).then_some(spec::symmetry::representative_sys as _)
+    spec::symmetry::reduction(cfg).filter(|_| on)
 }
 
 fn stateright(cfg: &ModelCfg, por: bool, sym: bool) -> Found {

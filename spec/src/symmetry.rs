@@ -29,6 +29,13 @@ pub fn applies(cfg: &ModelCfg) -> bool {
     cfg.migrators == 0
 }
 
+/// The engine's symmetry reduction for `cfg`: [`representative_sys`] where the symmetry
+/// applies, none elsewhere (there the representative is the state itself, and a checker would
+/// only fingerprint each state twice).
+pub fn reduction(cfg: &ModelCfg) -> Option<fn(&Sys) -> Sys> {
+    applies(cfg).then_some(representative_sys)
+}
+
 /// The canonical representative of a state's class under renaming of mappers (the state
 /// itself where the symmetry does not apply, see [`applies`]).
 pub fn representative(s: &HugeState) -> HugeState {

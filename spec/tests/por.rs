@@ -54,7 +54,7 @@ fn kernels(m: &Engine, check_invariant: bool) -> (HashSet<Kernel>, usize) {
         for a in actions.drain(..) {
             if let Some(n) = m.next_state(&s, a) {
                 if check_invariant {
-                    for t in m.process_threads() {
+                    for t in s.kernel.tids() {
                         let (before, after) = (m.takes(&s, t), m.takes(&n, t));
                         assert!(
                             after.within(before),

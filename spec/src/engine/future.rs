@@ -10,8 +10,7 @@
 use super::{Engine, Sys};
 use crate::ids::{manager_id, Ctx, Tid};
 use crate::kernel::Kernel;
-use crate::locks::{Mutex, RwSem};
-use crate::node::kernel_msg;
+use crate::node::{kernel_msg, Role};
 use crate::procs::{MainState, ManagerState, MigratorState};
 use stateright::actor::Id;
 
@@ -74,51 +73,13 @@ pub fn acquired(before: &Kernel, after: &Kernel, t: Tid) -> Result<Option<Lock>,
     }
     let mut rest = after.clone();
     rest.threads[slot] = Some(was);
-    let mut locks = Vec::new();
-    let read = |b: &RwSem, a: &RwSem| {
-        *a == RwSem {
-            readers: b.readers + 1,
-            ..*b
-        }
-    };
-    if rest.i_mmap != before.i_mmap {
-        if !read(&before.i_mmap, &rest.i_mmap) {
-            return Err(format!(
-                "i_mmap_rwsem {:?} to {:?}",
-                before.i_mmap, rest.i_mmap
-            ));
-        }
-        locks.push(Lock::IMmapRead);
-        rest.i_mmap = before.i_mmap;
+    if rest == *before {
+        return Ok(None);
     }
-    for m in 0..before.mms.len() {
-        let (b, a) = (before.mms[m].vma_lock, rest.mms[m].vma_lock);
-        if a != b {
-            if !read(&b, &a) {
-                return Err(format!("mapper {m}'s vma_lock {b:?} to {a:?}"));
-            }
-            locks.push(Lock::VmaLockRead(m as u8));
-            rest.mms[m].vma_lock = b;
-        }
-    }
-    for j in 0..before.fault_mutex.len() {
-        let (b, a) = (before.fault_mutex[j], rest.fault_mutex[j]);
-        if a != b {
-            if (b, a) != (Mutex { owner: None }, Mutex { owner: Some(t) }) {
-                return Err(format!("fault mutex {j} {b:?} to {a:?}"));
-            }
-            locks.push(Lock::FaultMutex(j as u8));
-            rest.fault_mutex[j] = b;
-        }
-    }
-    if rest != *before {
-        return Err(format!("{t:?} changed more than a lock and its pc"));
-    }
-    match locks[..] {
-        [] => Ok(None),
-        [l] => Ok(Some(l)),
-        _ => Err(format!("{t:?} took {locks:?}")),
-    }
+    Lock::all(before)
+        .find(|l| l.taken(before, t).as_ref() == Some(&rest))
+        .map(Some)
+        .ok_or_else(|| format!("{t:?} changed more than one lock it took and its pc"))
 }
 
 /// Whether that step of thread `t` wrote only its own process's kernel data: its two thread
@@ -154,15 +115,21 @@ impl Lock {
         Tid::handler(manager_id())
     }
 
-    /// The kernel with this lock taken as a pure acquisition takes it, by a thread of its own.
-    fn held_by_another(self, k: &Kernel) -> Option<Kernel> {
+    /// The kernel with this lock taken by `holder` as a pure acquisition takes it (for read,
+    /// or the mutex), if it is free to take.
+    fn taken(self, k: &Kernel, holder: Tid) -> Option<Kernel> {
         let mut k = k.clone();
         let ok = match self {
             Lock::IMmapRead => k.i_mmap.read().is_ok(),
             Lock::VmaLockRead(m) => k.mms[m as usize].vma_lock.read().is_ok(),
-            Lock::FaultMutex(j) => k.fault_mutex[j as usize].lock(Lock::phantom()).is_ok(),
+            Lock::FaultMutex(j) => k.fault_mutex[j as usize].lock(holder).is_ok(),
         };
         ok.then_some(k)
+    }
+
+    /// The kernel with this lock taken by a thread of its own.
+    fn held_by_another(self, k: &Kernel) -> Option<Kernel> {
+        self.taken(k, Lock::phantom())
     }
 
     /// Gives back what [`Lock::held_by_another`] took.
@@ -206,19 +173,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Every process thread of the model, each with the kernel thread it runs as.
-    pub fn process_threads(&self) -> impl Iterator<Item = Tid> + '_ {
-        let mappers = (0..self.cfg.mappers).flat_map(|m| {
-            let id = crate::ids::mapper_id(m);
-            [Tid::main(id), Tid::handler(id)]
-        });
-        let migrator =
-            (self.cfg.migrators > 0).then(|| Tid::main(crate::ids::migrator_id(self.cfg.mappers)));
-        std::iter::once(Tid::main(crate::ids::manager_id()))
-            .chain(mappers)
-            .chain(migrator)
-    }
-
     /// The locks thread `t` (its process thread, and its kernel thread while it runs one) may
     /// take in some state reachable from `s`, over-approximated from where it is.
     pub fn takes(&self, s: &Sys, t: Tid) -> Takes {
@@ -232,7 +186,7 @@ impl Engine {
         let every_vma = (1u8 << k.mms.len()) - 1;
         let id: Id = t.pid();
         match self.nodes[usize::from(id)].role {
-            crate::node::Role::Manager => {
+            Role::Manager => {
                 if s.manager == ManagerState::Done && !in_kernel {
                     return Takes::default();
                 }
@@ -251,7 +205,7 @@ impl Engine {
                     },
                 }
             }
-            crate::node::Role::Mapper(m) => {
+            Role::Mapper(m) => {
                 let main = s.mappers[m as usize].main;
                 let faults = match main {
                     MainState::Done => 0,
@@ -259,23 +213,16 @@ impl Engine {
                     MainState::Touching { page, left: 1 } => mutex_of(page),
                     _ => touchable,
                 };
-                match t.ctx {
-                    // `hugetlbfs_file_mmap` takes `i_mmap_rwsem` for write until it links the VMA.
-                    Ctx::Main => Takes {
-                        i_mmap_write: !k.mms[m as usize].vma,
-                        vma_lock_write: 0,
-                        fault_mutex: faults,
-                    },
-                    // The handler copies only the page its main thread sleeps on in
-                    // `handle_userfault` (until the copy or a wake of the handler's own).
-                    Ctx::Handler => Takes {
-                        i_mmap_write: false,
-                        vma_lock_write: 0,
-                        fault_mutex: faults,
-                    },
+                // `hugetlbfs_file_mmap` takes `i_mmap_rwsem` for write until it links the VMA.
+                // The handler copies only the page its main thread sleeps on in
+                // `handle_userfault` (until the copy or a wake of the handler's own).
+                Takes {
+                    i_mmap_write: t.ctx == Ctx::Main && !k.mms[m as usize].vma,
+                    vma_lock_write: 0,
+                    fault_mutex: faults,
                 }
             }
-            crate::node::Role::Migrator => {
+            Role::Migrator => {
                 if s.migrator == MigratorState::Done && !in_kernel {
                     return Takes::default();
                 }
@@ -287,7 +234,7 @@ impl Engine {
                     fault_mutex: 0,
                 }
             }
-            crate::node::Role::Kernel => unreachable!("the kernel is not a process thread"),
+            Role::Kernel => unreachable!("the kernel is not a process thread"),
         }
     }
 }

@@ -98,6 +98,14 @@ use crate::msg::Msg;
 use crate::node::kernel_msg;
 use stateright::actor::ActorModelAction;
 
+/// What the reduced model offers instead of every action.
+enum Eager<'a> {
+    /// One delivery.
+    Deliver(&'a Env),
+    /// Every touch mapper `m` may choose.
+    Choose(u8),
+}
+
 impl Engine {
     /// The thread a message in flight is an action of: the process thread it is for, or the
     /// thread that enters the kernel, touches, or runs the step.
@@ -113,17 +121,7 @@ impl Engine {
             _ => Tid::main(dst),
         }
     }
-}
 
-/// What the reduced model offers instead of every action.
-enum Eager<'a> {
-    /// One delivery.
-    Deliver(&'a Env),
-    /// Every touch mapper `m` may choose.
-    Choose(u8),
-}
-
-impl Engine {
     /// The actions in flight of each thread, for invariant (I): `(thread, messages,
     /// choosing)`, counting deliveries to a process only when enabled.
     fn local_actions(&self, s: &Sys) -> Vec<(Tid, usize, bool)> {
@@ -198,11 +196,8 @@ impl Engine {
             let Some(lock) = lock else {
                 return Some(Eager::Deliver(e));
             };
-            let others = others.get_or_insert_with(|| {
-                self.process_threads()
-                    .map(|u| (u, self.takes(s, u)))
-                    .collect()
-            });
+            let others = others
+                .get_or_insert_with(|| s.kernel.tids().map(|u| (u, self.takes(s, u))).collect());
             let contended = others.iter().any(|&(u, f)| u != t && f.conflicts(lock));
             (!contended).then_some(Eager::Deliver(e))
         })

@@ -261,6 +261,12 @@ impl Kernel {
         }
     }
 
+    /// Every thread that has a slot: the manager, each mapper's main and handler thread, the
+    /// migrator (each process thread, whether in the kernel or not).
+    pub fn tids(&self) -> impl Iterator<Item = Tid> + '_ {
+        (0..self.threads.len()).map(|slot| self.tid_of_slot(slot))
+    }
+
     /// `page_mapped`: some mapper's page table maps this page.
     pub fn page_mapped(&self, id: PageId) -> bool {
         self.mms
